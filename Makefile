@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
+DEMO := demo
+
+.PHONY: venv demo test test-all lint bench clean
+
+venv: $(STAMP)
+
+# torch first and pinned: on these machines 2.13.0 is a CPU build; an unpinned torch pulls CUDA.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -c "import torch, curate.cli.app"
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/curate systems
+	$(BIN)/curate sample --system Ag3SBr --scheme random -n 200 --amplitude 0.1:0.8 --seed 1 \
+		--out $(DEMO)/quickstart.zarr
+	$(BIN)/curate info $(DEMO)/quickstart.zarr
+	$(BIN)/curate export $(DEMO)/quickstart.zarr --format extxyz --out $(DEMO)/quickstart.xyz
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Everything, the slow, DFT and GPU tests included (install the extras first: pip install -e '.[dft]').
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ""
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/store_read.py --out benchmarks/results/store_read.json
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,1 @@
+"""The curate command line: thin typer commands over the library."""

@@ -1,0 +1,69 @@
+"""The ``curate`` command: registers one thin module per command, turns user errors into one
+line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from curate.cli import export, importer, info, sample, systems
+from curate.errors import CurateError
+
+app = typer.Typer(
+    name="curate",
+    help="Build and judge training sets for machine-learned interatomic potentials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Report a CurateError as ``curate: error: ...`` and exit 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CurateError as exc:
+            print(f"curate: error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        from curate import __version__
+
+        print(f"curate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Build and judge training sets for machine-learned interatomic potentials."""
+
+
+for name, module in (
+    ("systems", systems),
+    ("sample", sample),
+    ("info", info),
+    ("export", export),
+    ("import", importer),
+):
+    app.command(name)(user_errors(module.command))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

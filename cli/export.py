@@ -1,0 +1,42 @@
+"""``curate export``: frames and labels out of a store, for MACE and other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.output import emit
+from curate.errors import InputError
+
+FORMATS = ("extxyz",)
+
+
+def command(
+    store: Annotated[Path, typer.Argument(help="A curate store (.zarr).")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[str, typer.Option(help="Output format: extxyz.")] = "extxyz",
+    label_set: Annotated[
+        str | None, typer.Option(help="Label set to export (default: the only one, if any).")
+    ] = None,
+    all_frames: Annotated[
+        bool, typer.Option(help="Also write frames the label set has no ok labels for.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Write a store's frames, with REF_energy/REF_forces/REF_stress labels, to a file."""
+    from curate.store import Store
+    from curate.store.extxyz import export_extxyz
+
+    if format not in FORMATS:
+        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMATS)})")
+    with Store.open(store) as opened:
+        names = opened.label_sets()
+        if label_set is None and len(names) > 1:
+            raise InputError(f"{store} has several label sets ({', '.join(names)}): pick --label-set")
+        chosen = label_set if label_set is not None else (names[0] if names else None)
+        count = export_extxyz(opened, out, chosen, labelled_only=not all_frames)
+    payload = {"store": str(store), "out": str(out), "format": format, "label_set": chosen,
+               "n_frames": count}
+    emit(payload, json_, lambda c: c.print(f"wrote {count} frames to {out}"))

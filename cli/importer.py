@@ -1,0 +1,40 @@
+"""``curate import``: frames (and any labels they carry) from an ASE-readable file into a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.output import emit
+
+
+def command(
+    file: Annotated[Path, typer.Argument(help="Any ASE-readable file (extxyz, CIF, POSCAR, ...).")],
+    out: Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")],
+    label_set: Annotated[
+        str | None,
+        typer.Option(help="Label set for labels found in the file (default: the file's own, "
+                          "else 'imported')."),
+    ] = None,
+    min_distance: Annotated[
+        float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
+    ] = 0.5,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Append every frame of FILE to the store OUT, keeping energies, forces and stresses."""
+    from curate.store.extxyz import import_structures
+
+    result = import_structures(file, out, label_set, min_distance)
+    payload = {"store": str(out), "read": result.n_read, "added": result.n_added,
+               "duplicates": result.n_duplicates, "label_set": result.label_set,
+               "labelled": result.n_labelled}
+
+    def render(console):
+        labelled = (f", {result.n_labelled} labelled into '{result.label_set}'"
+                    if result.label_set else "")
+        console.print(f"added {result.n_added} of {result.n_read} frames to {out} "
+                      f"({result.n_duplicates} duplicates skipped{labelled})")
+
+    emit(payload, json_, render)

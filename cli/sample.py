@@ -1,0 +1,67 @@
+"""``curate sample``: draw configurations of a system with a sampling scheme into a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.output import emit, log
+
+
+def command(
+    system: Annotated[str, typer.Option(help="Built-in system (Ag3SBr, Ag3SI, Ag3SBrI) or file.")],
+    out: Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")],
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of configurations.")],
+    scheme: Annotated[str, typer.Option(help="Sampling scheme (see the sampler registry).")] = (
+        "random"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same frames.")] = 0,
+    amplitude: Annotated[
+        str | None,
+        typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
+    ] = None,
+    supercell: Annotated[
+        int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
+    ] = None,
+    br_fraction: Annotated[float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")] = 0.5,
+    occupation_seed: Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")] = 0,
+    min_distance: Annotated[
+        float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
+    ] = 0.5,
+    allow_close: Annotated[
+        bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
+    from curate.sampling import sample_system
+    from curate.store import Store
+
+    params = {"amplitude": amplitude} if amplitude is not None else {}
+    batch = sample_system(
+        system, scheme, n, seed, params, supercell=supercell, br_fraction=br_fraction,
+        occupation_seed=occupation_seed, min_distance=min_distance, allow_close=allow_close,
+    )
+    if batch.n_close:
+        log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")
+    with Store.open_or_create(out) as store:
+        added = store.append(batch.frames, batch.provenance)
+        payload = {
+            "store": str(out),
+            "scheme": scheme,
+            "added": len(added.indices),
+            "duplicates": added.n_duplicates,
+            "close_frames": batch.n_close,
+            "n_frames": store.n_frames,
+            "schemes": store.scheme_counts(),
+        }
+
+    def render(console):
+        console.print(
+            f"added {payload['added']} {scheme} frames to {out} "
+            f"({payload['duplicates']} duplicates skipped; {payload['n_frames']} frames in all)"
+        )
+
+    emit(payload, json_, render)

@@ -1,0 +1,24 @@
+"""Sampler registry: each scheme a small class registered under its name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from curate.errors import InputError
+from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.random_displacement import RandomDisplacements
+
+SAMPLERS: Final[dict[str, type[Sampler]]] = {
+    RandomDisplacements.name: RandomDisplacements,
+}
+
+
+def get_sampler(name: str, params: SamplerParams | Mapping[str, Any] | None = None) -> Sampler:
+    """The sampler registered as ``name`` with validated parameters."""
+    if name not in SAMPLERS:
+        raise InputError(f"unknown scheme '{name}' (known: {', '.join(sorted(SAMPLERS))})")
+    return SAMPLERS[name](params)
+
+
+__all__ = ["SAMPLERS", "Sampler", "SamplerParams", "get_sampler"]

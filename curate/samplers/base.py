@@ -1,0 +1,43 @@
+"""The sampler contract: a reference structure, a size and a seed in; frames with provenance out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ase import Atoms
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from curate.errors import InputError
+from curate.provenance import Provenance
+
+
+class SamplerParams(BaseModel):
+    """Typed parameters of a sampler; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sampler(ABC):
+    """A way of generating configurations. Same reference, size, seed and params → same frames."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[SamplerParams]]
+
+    def __init__(self, params: SamplerParams | Mapping[str, Any] | None = None):
+        if isinstance(params, SamplerParams):
+            self.params = params
+        else:
+            try:
+                self.params = self.Params(**dict(params or {}))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "parameters"
+                raise InputError(f"{self.name} sampler: {where}: {first['msg']}") from None
+
+    @abstractmethod
+    def sample(
+        self, reference: Atoms, n: int, seed: int, system: str = ""
+    ) -> tuple[list[Atoms], list[Provenance]]:
+        """Draw ``n`` configurations derived from ``reference``."""

@@ -1,0 +1,62 @@
+"""Drawing a checked batch of configurations from a system with a registered sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ase import Atoms
+
+from curate.errors import InputError
+from curate.provenance import Provenance
+from curate.samplers import get_sampler
+from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, shortest_distance
+from curate.systems import build_system
+
+
+@dataclass
+class SampleBatch:
+    """Frames ready to append, their provenance, and how many have atoms closer than the
+    minimum distance (only non-zero when close contacts were allowed)."""
+
+    frames: list[Atoms]
+    provenance: list[Provenance]
+    n_close: int
+
+
+def sample_system(
+    system: str | Path,
+    scheme: str,
+    n: int,
+    seed: int,
+    params: Mapping[str, Any] | None = None,
+    *,
+    supercell: int | None = None,
+    br_fraction: float = 0.5,
+    occupation_seed: int = 0,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+    allow_close: bool = False,
+) -> SampleBatch:
+    """Build ``system``, draw ``n`` frames with ``scheme`` and check every one of them.
+
+    A frame with atoms closer than ``min_distance`` is refused (InputError) unless
+    ``allow_close``, in which case it is kept and counted.
+    """
+    if n < 1:
+        raise InputError(f"-n must be at least 1, got {n}")
+    if seed < 0:
+        raise InputError(f"--seed must be non-negative, got {seed}")
+    sampler = get_sampler(scheme, params)
+    reference, spec = build_system(system, supercell, br_fraction, occupation_seed)
+    check_atoms(reference, min_distance=min_distance, label=f"system {spec.name}")
+    frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
+    n_close = 0
+    for i, atoms in enumerate(frames):
+        label = f"{scheme} frame {i}"
+        check_atoms(atoms, min_distance=0.0 if allow_close else min_distance, label=label)
+        if allow_close and shortest_distance(atoms, min_distance) < min_distance:
+            n_close += 1
+    provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
+    return SampleBatch(frames, provenance, n_close)

@@ -1,0 +1,652 @@
+"""The Zarr v3 store of configurations, their provenance and their label sets.
+
+Schema ``curate-atoms`` 1.x (docs/schema.md): frames and atoms ragged by CSR offsets
+(``frames/atom_ptr``), one row of provenance per frame, and any number of label sets under
+``labels/<name>``. One process writes, under a lock; an append writes per-atom arrays, then
+per-frame arrays, then label rows, and only then bumps the commit counter in the root attrs.
+Readers trust the committed counts, never the array shapes, so a killed append leaves no half frame.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import zarr
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from curate import __version__
+from curate.errors import InputError, StoreError
+from curate.labels import (
+    PER_ATOM,
+    LabelResult,
+    Status,
+    energy_per_atom,
+    hydrostatic_stress,
+    property_shape,
+)
+from curate.provenance import Provenance
+from curate.store.lock import WriterLock
+from curate.store.uid import content_uid
+
+FORMAT = "curate-atoms"
+VERSION = "1.0"
+FRAME_CHUNK = 16384
+ATOM_CHUNK = 65536
+LABEL_SET_KEY = "curate_label_set"
+
+# name: (dtype, trailing shape, fill value). Categorical columns hold int16 codes into the
+# array's attrs["categories"].
+FRAME_COLUMNS: dict[str, tuple[Any, tuple[int, ...], Any]] = {
+    "cell": ("f8", (3, 3), np.nan),
+    "pbc": ("bool", (3,), False),
+    "uid": ("u8", (), 0),
+    "scheme": ("i2", (), -1),
+    "system": ("i2", (), -1),
+    "params": (str, (), ""),
+    "seed": ("i8", (), -1),
+    "parent": ("u8", (), 0),
+    "temperature": ("f8", (), np.nan),
+    "round": ("i4", (), 0),
+}
+CATEGORICAL = ("scheme", "system")
+ATOM_COLUMNS: dict[str, tuple[Any, tuple[int, ...], Any]] = {
+    "numbers": ("u1", (), 0),
+    "positions": ("f8", (3,), np.nan),
+}
+LABEL_BOOKKEEPING: dict[str, tuple[Any, tuple[int, ...], Any]] = {
+    "status": ("i1", (), int(Status.PENDING)),
+    "error": (str, (), ""),
+    "wall_s": ("f8", (), np.nan),
+    "cpu_s": ("f8", (), np.nan),
+    "host": (str, (), ""),
+}
+
+
+@dataclass
+class FrameArrays:
+    """Frames as flat arrays: atom ``k`` of frame ``i`` is row ``atom_ptr[i] + k``."""
+
+    numbers: np.ndarray
+    positions: np.ndarray
+    cell: np.ndarray
+    pbc: np.ndarray
+    atom_ptr: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.cell)
+
+    @property
+    def n_atoms(self) -> np.ndarray:
+        return np.diff(self.atom_ptr)
+
+    @property
+    def batch(self) -> np.ndarray:
+        """Frame index of every atom (PyG's ``batch`` vector)."""
+        return np.repeat(np.arange(len(self)), self.n_atoms)
+
+
+@dataclass
+class AppendResult:
+    """Store indices of the frames an append added, the positions in the input of the frames it
+    kept, and how many it skipped as duplicates."""
+
+    indices: np.ndarray
+    kept: np.ndarray
+    n_duplicates: int
+
+
+def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str) -> zarr.Array:
+    dtype, trailing, fill = spec
+    chunk = FRAME_CHUNK if dim == "frame" else ATOM_CHUNK
+    array = group.create_array(
+        name,
+        shape=(length, *trailing),
+        dtype=dtype,
+        chunks=(chunk, *trailing),
+        fill_value=fill,
+        dimension_names=[dim, *(f"{name}_{i}" for i in range(len(trailing)))],
+    )
+    if length:
+        array[:] = np.full((length, *trailing), fill, dtype=array.dtype)
+    return array
+
+
+def _grow(array: zarr.Array, start: int, values: np.ndarray) -> None:
+    """Write ``values`` at rows ``start:`` after resizing the array to fit exactly."""
+    array.resize((start + len(values), *array.shape[1:]))
+    if len(values):
+        array[start:] = values
+
+
+def _fill_rows(array: zarr.Array, start: int, count: int) -> np.ndarray:
+    return np.full((count, *array.shape[1:]), array.fill_value, dtype=array.dtype)
+
+
+def _gather_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start, stop)`` over all pairs, without a Python loop."""
+    counts = stops - starts
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.arange(counts.sum()) + offsets
+
+
+class Store:
+    """A curate store on disk. Open with :meth:`open`, :meth:`create` or :meth:`open_or_create`;
+    use as a context manager so the writer lock is released."""
+
+    def __init__(self, path: Path, group: zarr.Group, lock: WriterLock | None):
+        self.path = path
+        self._root = group
+        self._lock = lock
+        attrs = group.attrs.asdict()
+        self.n_frames = int(attrs["n_frames"])
+        self.n_atoms = int(attrs["n_atoms_total"])
+        self.commit = int(attrs["commit"])
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | Path, mode: Literal["r", "a"] = "r") -> Store:
+        """Open an existing store for reading (``r``) or appending and labelling (``a``)."""
+        path = Path(path)
+        if not path.exists():
+            raise StoreError(f"no store at {path}")
+        group = cls._open_group(path)
+        attrs = group.attrs.asdict()
+        if attrs.get("curate_format") != FORMAT:
+            raise StoreError(f"{path} is not a curate store (no curate_format attribute)")
+        version = str(attrs.get("curate_format_version", "?"))
+        if version.split(".")[0] != VERSION.split(".")[0]:
+            raise StoreError(
+                f"{path} has schema version {version}; this curate reads version {VERSION}"
+            )
+        if mode == "r":
+            return cls(path, group, None)
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            store = cls(path, group, lock)
+            store._discard_uncommitted()
+        except BaseException:
+            lock.release()
+            raise
+        return store
+
+    @staticmethod
+    def _open_group(path: Path) -> zarr.Group:
+        try:
+            return zarr.open_group(path, mode="r+", zarr_format=3)
+        except Exception as exc:  # zarr raises several types for a missing or broken group
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"{path} is not a readable curate store ({reason})") from None
+
+    @classmethod
+    def create(cls, path: str | Path) -> Store:
+        """Create an empty store at a path that does not exist yet (or is an empty folder)."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(f"{path} already exists and is not an empty folder")
+        path.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(path)
+        lock.acquire()
+        try:
+            root = zarr.open_group(path, mode="w", zarr_format=3)
+            frames, atoms = root.create_group("frames"), root.create_group("atoms")
+            root.create_group("labels")
+            frames.create_array(
+                "atom_ptr", shape=(1,), dtype="i8", chunks=(FRAME_CHUNK,), fill_value=0,
+                dimension_names=["frame_ptr"],
+            )[:] = 0
+            for name, spec in FRAME_COLUMNS.items():
+                array = _new_array(frames, name, spec, 0, "frame")
+                if name in CATEGORICAL:
+                    array.attrs["categories"] = []
+            for name, spec in ATOM_COLUMNS.items():
+                _new_array(atoms, name, spec, 0, "atom")
+            root.attrs.update(
+                {
+                    "curate_format": FORMAT,
+                    "curate_format_version": VERSION,
+                    "n_frames": 0,
+                    "n_atoms_total": 0,
+                    "commit": 0,
+                    "units": {"length": "Angstrom", "energy": "eV", "forces": "eV/Angstrom",
+                              "stress": "eV/Angstrom^3"},
+                    "stress_layout": "voigt6 xx,yy,zz,yz,xz,xy (ASE order, ASE sign)",
+                    "created_by": {"package": "curate", "version": __version__,
+                                   "python": platform.python_version()},
+                }
+            )
+            return cls(path, root, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def open_or_create(cls, path: str | Path) -> Store:
+        """Open a store for appending, creating it if the path does not exist."""
+        path = Path(path)
+        if path.exists() and path.is_dir() and any(path.iterdir()):
+            return cls.open(path, "a")
+        return cls.create(path)
+
+    def close(self) -> None:
+        """Release the writer lock (if held)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writable(self) -> bool:
+        return self._lock is not None
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise StoreError(f"{self.path} is open read-only")
+
+    def _frame_arrays(self) -> Iterator[zarr.Array]:
+        yield from (self._root["frames"][name] for name in FRAME_COLUMNS)
+        for name in self.label_sets():
+            group = self._root["labels"][name]
+            for key in group.array_keys():
+                if key not in PER_ATOM:
+                    yield group[key]
+
+    def _atom_arrays(self) -> Iterator[zarr.Array]:
+        yield from (self._root["atoms"][name] for name in ATOM_COLUMNS)
+        for name in self.label_sets():
+            group = self._root["labels"][name]
+            yield from (group[key] for key in group.array_keys() if key in PER_ATOM)
+
+    def _discard_uncommitted(self) -> None:
+        """Cut every array back to the committed counts and drop half-created label sets."""
+        labels = self._root["labels"]
+        for name in list(labels.group_keys()):
+            if LABEL_SET_KEY not in labels[name].attrs:
+                del labels[name]
+        for array in self._frame_arrays():
+            if array.shape[0] != self.n_frames:
+                array.resize((self.n_frames, *array.shape[1:]))
+        for array in self._atom_arrays():
+            if array.shape[0] != self.n_atoms:
+                array.resize((self.n_atoms, *array.shape[1:]))
+        ptr = self._root["frames"]["atom_ptr"]
+        if ptr.shape[0] != self.n_frames + 1:
+            ptr.resize((self.n_frames + 1,))
+
+    def _commit(self, n_frames: int, n_atoms: int) -> None:
+        self.commit += 1
+        self._root.attrs.update(
+            {"n_frames": n_frames, "n_atoms_total": n_atoms, "commit": self.commit}
+        )
+        self.n_frames, self.n_atoms = n_frames, n_atoms
+
+    # ------------------------------------------------------------------ frames
+    def append(
+        self,
+        frames: Sequence[Atoms],
+        provenance: Provenance | Sequence[Provenance],
+        on_duplicate: Literal["skip", "error", "keep"] = "skip",
+    ) -> AppendResult:
+        """Append configurations with their provenance (one for all, or one per frame).
+
+        Frames whose content uid is already in the store (or earlier in ``frames``) are skipped,
+        refused (``error``) or kept as they are (``keep``).
+        """
+        self._require_writable()
+        provs = [provenance] * len(frames) if isinstance(provenance, Provenance) else provenance
+        if len(provs) != len(frames):
+            raise InputError(f"{len(frames)} frames but {len(provs)} provenance records")
+        uids = np.array(
+            [content_uid(a.numbers, a.positions, a.cell.array, a.pbc) for a in frames],
+            dtype=np.uint64,
+        )
+        keep = np.ones(len(frames), dtype=bool)
+        if on_duplicate != "keep" and len(frames):
+            _, first = np.unique(uids, return_index=True)
+            keep[:] = False
+            keep[first] = True
+            keep &= ~np.isin(uids, self.uids())
+            if on_duplicate == "error" and not keep.all():
+                raise InputError(f"{int((~keep).sum())} frames are already in {self.path}")
+        chosen = np.flatnonzero(keep)
+        frames = [frames[i] for i in chosen]
+        provs = [provs[i] for i in chosen]
+        start_frame, start_atom = self.n_frames, self.n_atoms
+        counts = np.array([len(a) for a in frames], dtype=np.int64)
+        n_new_atoms = int(counts.sum())
+        atoms_group, frames_group = self._root["atoms"], self._root["frames"]
+        if frames:
+            _grow(atoms_group["numbers"], start_atom, np.concatenate([a.numbers for a in frames]))
+            _grow(
+                atoms_group["positions"], start_atom, np.concatenate([a.positions for a in frames])
+            )
+        _grow(frames_group["atom_ptr"], start_frame + 1, start_atom + np.cumsum(counts))
+        columns = {
+            "cell": np.array([a.cell.array for a in frames]).reshape(-1, 3, 3),
+            "pbc": np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3),
+            "uid": uids[chosen],
+            "scheme": self._codes("scheme", [p.scheme for p in provs]),
+            "system": self._codes("system", [p.system for p in provs]),
+            "params": np.array([p.params_json() for p in provs], dtype=object),
+            "seed": np.array([-1 if p.seed is None else p.seed for p in provs], dtype=np.int64),
+            "parent": np.array([p.parent for p in provs], dtype=np.uint64),
+            "temperature": np.array(
+                [np.nan if p.temperature is None else p.temperature for p in provs]
+            ),
+            "round": np.array([p.round for p in provs], dtype=np.int32),
+        }
+        for name, values in columns.items():
+            _grow(frames_group[name], start_frame, values)
+        for name in self.label_sets():
+            group = self._root["labels"][name]
+            for key in group.array_keys():
+                array = group[key]
+                start, count = (
+                    (start_atom, n_new_atoms) if key in PER_ATOM else (start_frame, len(frames))
+                )
+                _grow(array, start, _fill_rows(array, start, count))
+        self._commit(start_frame + len(frames), start_atom + n_new_atoms)
+        return AppendResult(
+            np.arange(start_frame, self.n_frames), chosen, int(len(keep) - len(chosen))
+        )
+
+    def _codes(self, column: str, names: list[str]) -> np.ndarray:
+        array = self._root["frames"][column]
+        categories = list(array.attrs["categories"])
+        new = sorted(set(names) - set(categories))
+        if new:
+            categories += new
+            array.attrs["categories"] = categories
+        lookup = {name: i for i, name in enumerate(categories)}
+        return np.array([lookup[n] for n in names], dtype=np.int16)
+
+    def _indices(self, indices: Sequence[int] | np.ndarray | None) -> np.ndarray:
+        if indices is None:
+            return np.arange(self.n_frames)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.n_frames):
+            raise InputError(f"frame index out of range for {self.n_frames} frames")
+        return idx
+
+    def _column(self, group: str, name: str, n: int | None = None) -> np.ndarray:
+        return self._root[group][name][: self.n_frames if n is None else n]
+
+    def uids(self) -> np.ndarray:
+        """Content uids of all committed frames."""
+        return self._column("frames", "uid")
+
+    def categorical(self, column: Literal["scheme", "system"]) -> np.ndarray:
+        """Per-frame names of a categorical provenance column."""
+        array = self._root["frames"][column]
+        names = np.array(list(array.attrs["categories"]) + [""], dtype=object)
+        return names[array[: self.n_frames]]
+
+    def scheme_counts(self) -> dict[str, int]:
+        """Number of frames of each sampling scheme."""
+        return dict(Counter(self.categorical("scheme").tolist()))
+
+    def atom_ptr(self) -> np.ndarray:
+        """CSR offsets of the committed frames (length ``n_frames + 1``)."""
+        return self._column("frames", "atom_ptr", self.n_frames + 1)
+
+    def _atom_rows(self, idx: np.ndarray, ptr: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+        """Covering atom range start and the rows (relative to it) of the selected frames."""
+        if not len(idx):
+            return 0, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        lo = int(ptr[idx.min()])
+        starts, stops = ptr[idx], ptr[idx + 1]
+        rows = _gather_ranges(starts - lo, stops - lo)
+        new_ptr = np.concatenate([[0], np.cumsum(stops - starts)])
+        return lo, rows, new_ptr
+
+    def _read_atoms(self, array: zarr.Array, idx: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+        lo, rows, _ = self._atom_rows(idx, ptr)
+        hi = int(ptr[idx.max() + 1]) if len(idx) else 0
+        return array[lo:hi][rows]
+
+    def arrays(self, indices: Sequence[int] | np.ndarray | None = None) -> FrameArrays:
+        """Selected frames (all by default) as flat arrays, without building ``Atoms``."""
+        idx = self._indices(indices)
+        ptr = self.atom_ptr()
+        atoms_group = self._root["atoms"]
+        _, _, new_ptr = self._atom_rows(idx, ptr)
+        return FrameArrays(
+            numbers=self._read_atoms(atoms_group["numbers"], idx, ptr),
+            positions=self._read_atoms(atoms_group["positions"], idx, ptr),
+            cell=self._column("frames", "cell")[idx],
+            pbc=self._column("frames", "pbc")[idx],
+            atom_ptr=new_ptr,
+        )
+
+    def provenance(self, indices: Sequence[int] | np.ndarray | None = None) -> list[Provenance]:
+        """Provenance records of the selected frames."""
+        idx = self._indices(indices)
+        scheme, system = self.categorical("scheme")[idx], self.categorical("system")[idx]
+        cols = {k: self._column("frames", k)[idx]
+                for k in ("params", "seed", "parent", "temperature", "round")}
+        return [
+            Provenance.from_columns(
+                str(scheme[i]), str(system[i]), str(cols["params"][i]), int(cols["seed"][i]),
+                int(cols["parent"][i]), float(cols["temperature"][i]), int(cols["round"][i]),
+            )
+            for i in range(len(idx))
+        ]
+
+    def atoms(
+        self,
+        indices: Sequence[int] | np.ndarray | None = None,
+        label_set: str | None = None,
+    ) -> list[Atoms]:
+        """Selected frames as ``ase.Atoms`` with provenance in ``info``.
+
+        With ``label_set``, frames labelled ``ok`` carry a SinglePointCalculator holding energy,
+        forces and stress (those the label set has) and other properties in ``info``.
+        """
+        idx = self._indices(indices)
+        data = self.arrays(idx)
+        uids = self.uids()[idx]
+        provs = self.provenance(idx)
+        labels = self.labels(label_set, idx) if label_set else None
+        out = []
+        ptr = data.atom_ptr
+        for i in range(len(idx)):
+            lo, hi = ptr[i], ptr[i + 1]
+            atoms = Atoms(
+                numbers=data.numbers[lo:hi], positions=data.positions[lo:hi],
+                cell=data.cell[i], pbc=data.pbc[i],
+            )
+            prov = provs[i]
+            atoms.info.update(
+                curate_uid=int(uids[i]), scheme=prov.scheme, system=prov.system,
+                params=dict(prov.params), seed=prov.seed, parent=prov.parent,
+                temperature=prov.temperature, round=prov.round,
+            )
+            if labels is not None:
+                labels.attach(atoms, i)
+            out.append(atoms)
+        return out
+
+    # ------------------------------------------------------------------ labels
+    def label_sets(self) -> list[str]:
+        """Names of the complete label sets."""
+        labels = self._root["labels"]
+        return sorted(k for k in labels.group_keys() if LABEL_SET_KEY in labels[k].attrs)
+
+    def label_set_info(self, name: str) -> dict[str, Any]:
+        """The label set's attrs: calculator spec, properties, versions, parameter hash."""
+        return dict(self._label_group(name).attrs[LABEL_SET_KEY])
+
+    def _label_group(self, name: str) -> zarr.Group:
+        if name not in self.label_sets():
+            known = ", ".join(self.label_sets()) or "none"
+            raise InputError(f"no label set '{name}' in {self.path} (label sets: {known})")
+        return self._root["labels"][name]
+
+    def create_label_set(
+        self, name: str, calculator: str, properties: Sequence[str], **meta: Any
+    ) -> None:
+        """Add an empty (all pending) label set for the given properties."""
+        self._require_writable()
+        if not name or "/" in name or name.startswith("."):
+            raise InputError(f"invalid label set name '{name}'")
+        if name in self._root["labels"]:
+            raise InputError(f"label set '{name}' already exists in {self.path}")
+        group = self._root["labels"].create_group(name)
+        for key, spec in LABEL_BOOKKEEPING.items():
+            _new_array(group, key, spec, self.n_frames, "frame")
+        for prop in properties:
+            self._add_property(group, prop)
+        group.attrs[LABEL_SET_KEY] = {
+            "calculator": calculator, "properties": sorted(properties), **meta
+        }
+
+    def _add_property(self, group: zarr.Group, prop: str) -> None:
+        dim, trailing = property_shape(prop)
+        length = self.n_atoms if dim == "atom" else self.n_frames
+        _new_array(group, prop, ("f8", trailing, np.nan), length, dim)
+
+    def write_labels(self, name: str, results: Sequence[LabelResult]) -> None:
+        """Write results into a label set: values first, the per-frame status last."""
+        self._require_writable()
+        group = self._label_group(name)
+        if not results:
+            return
+        info = self.label_set_info(name)
+        idx = self._indices([r.frame for r in results])
+        new_props = sorted({p for r in results for p in r.values} - set(info["properties"]))
+        for prop in new_props:
+            self._add_property(group, prop)
+        if new_props:
+            info["properties"] = sorted([*info["properties"], *new_props])
+            group.attrs[LABEL_SET_KEY] = info
+        ptr = self.atom_ptr()
+        lo_f, hi_f = int(idx.min()), int(idx.max()) + 1
+        lo_a, hi_a = int(ptr[lo_f]), int(ptr[hi_f])
+        for prop in info["properties"]:
+            per_atom = prop in PER_ATOM
+            array = group[prop]
+            block = array[lo_a:hi_a] if per_atom else array[lo_f:hi_f]
+            for i, result in zip(idx, results, strict=True):
+                value = result.values.get(prop)
+                fill = np.nan if value is None else value
+                if per_atom:
+                    block[ptr[i] - lo_a : ptr[i + 1] - lo_a] = fill
+                else:
+                    block[i - lo_f] = fill
+            if per_atom:
+                array[lo_a:hi_a] = block
+            else:
+                array[lo_f:hi_f] = block
+        for key, getter in (
+            ("error", lambda r: r.error), ("wall_s", lambda r: r.wall_s),
+            ("cpu_s", lambda r: r.cpu_s), ("host", lambda r: r.host),
+            ("status", lambda r: int(r.status)),
+        ):
+            array = group[key]
+            block = array[lo_f:hi_f]
+            block[idx - lo_f] = [getter(r) for r in results]
+            array[lo_f:hi_f] = block
+
+    def labels(
+        self, name: str, indices: Sequence[int] | np.ndarray | None = None
+    ) -> LabelArrays:
+        """Label values, status and cost of the selected frames."""
+        group = self._label_group(name)
+        idx = self._indices(indices)
+        ptr = self.atom_ptr()
+        values = {}
+        for prop in self.label_set_info(name)["properties"]:
+            array = group[prop]
+            if prop in PER_ATOM:
+                values[prop] = self._read_atoms(array, idx, ptr)
+            else:
+                values[prop] = array[: self.n_frames][idx]
+        books = {key: group[key][: self.n_frames][idx] for key in LABEL_BOOKKEEPING}
+        return LabelArrays(
+            status=books["status"], error=books["error"], wall_s=books["wall_s"],
+            cpu_s=books["cpu_s"], host=books["host"], values=values,
+            atom_ptr=self._atom_rows(idx, ptr)[2],
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What ``curate info`` reports: sizes, frames per scheme and system, label set counts."""
+        n_atoms = np.diff(self.atom_ptr())
+        label_sets = {}
+        for name in self.label_sets():
+            info = self.label_set_info(name)
+            counts = self.status_counts(name)
+            counts["failed"] = counts["failed-physics"] + counts["failed-infra"]
+            label_sets[name] = {
+                "calculator": info["calculator"], "properties": info["properties"],
+                "counts": counts,
+            }
+        return {
+            "store": str(self.path),
+            "format": FORMAT,
+            "schema_version": self._root.attrs["curate_format_version"],
+            "commit": self.commit,
+            "n_frames": self.n_frames,
+            "n_atoms": self.n_atoms,
+            "atoms_per_frame": [int(n_atoms.min()), int(n_atoms.max())] if len(n_atoms) else [],
+            "schemes": self.scheme_counts(),
+            "systems": dict(Counter(self.categorical("system").tolist())),
+            "label_sets": label_sets,
+        }
+
+    def status_counts(self, name: str) -> dict[str, int]:
+        """Frames of a label set in each status (pending, ok, failed-physics, failed-infra)."""
+        status = self._label_group(name)["status"][: self.n_frames]
+        counts = np.bincount(status.astype(np.int64), minlength=len(Status))
+        return {s.text: int(counts[s]) for s in Status}
+
+
+@dataclass
+class LabelArrays:
+    """Labels of selected frames; per-atom values are ragged by ``atom_ptr``."""
+
+    status: np.ndarray
+    error: np.ndarray
+    wall_s: np.ndarray
+    cpu_s: np.ndarray
+    host: np.ndarray
+    values: dict[str, np.ndarray]
+    atom_ptr: np.ndarray
+
+    def __getitem__(self, prop: str) -> np.ndarray:
+        """A stored property, or a derived one (``energy_per_atom``, ``hydrostatic_stress``)."""
+        if prop == "energy_per_atom" and "energy" in self.values:
+            return energy_per_atom(self.values["energy"], np.diff(self.atom_ptr))
+        if prop == "hydrostatic_stress" and "stress" in self.values:
+            return hydrostatic_stress(self.values["stress"])
+        if prop not in self.values:
+            raise InputError(f"no '{prop}' labels (have: {', '.join(sorted(self.values))})")
+        return self.values[prop]
+
+    def attach(self, atoms: Atoms, i: int) -> None:
+        """Put frame ``i``'s labels on ``atoms`` if they are ``ok``: calculator results for
+        energy/forces/stress, ``info`` for the rest."""
+        if self.status[i] != Status.OK:
+            return
+        results = {}
+        for prop, values in self.values.items():
+            value = values[self.atom_ptr[i] : self.atom_ptr[i + 1]] if prop in PER_ATOM else values[i]
+            if np.isnan(value).any():
+                continue
+            if prop in ("energy", "forces", "stress"):
+                results[prop] = value if prop != "energy" else float(value)
+            else:
+                atoms.info[prop] = float(value)
+        if results:
+            atoms.calc = SinglePointCalculator(atoms, **results)

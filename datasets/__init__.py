@@ -1,0 +1,1 @@
+"""Reference structures of the built-in systems and small shipped data sets."""

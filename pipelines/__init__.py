@@ -1,0 +1,1 @@
+"""End-to-end campaigns: resumable runs of whole studies from YAML recipes."""
