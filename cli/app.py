@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-
 from curate.cli import export, importer, info, sample, systems
+
 from curate.errors import CurateError
 
 app = typer.Typer(

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from curate.cli.output import emit
+
 from curate.errors import InputError
 
 FORMATS = ("extxyz",)
@@ -34,9 +34,16 @@ def command(
     with Store.open(store) as opened:
         names = opened.label_sets()
         if label_set is None and len(names) > 1:
-            raise InputError(f"{store} has several label sets ({', '.join(names)}): pick --label-set")
+            raise InputError(
+                f"{store} has several label sets ({', '.join(names)}): pick --label-set"
+            )
         chosen = label_set if label_set is not None else (names[0] if names else None)
         count = export_extxyz(opened, out, chosen, labelled_only=not all_frames)
-    payload = {"store": str(store), "out": str(out), "format": format, "label_set": chosen,
-               "n_frames": count}
+    payload = {
+        "store": str(store),
+        "out": str(out),
+        "format": format,
+        "label_set": chosen,
+        "n_frames": count,
+    }
     emit(payload, json_, lambda c: c.print(f"wrote {count} frames to {out}"))

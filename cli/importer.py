@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from curate.cli.output import emit
+from curate.cli.output import emit, log
 
 
 def command(
@@ -15,26 +14,42 @@ def command(
     out: Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")],
     label_set: Annotated[
         str | None,
-        typer.Option(help="Label set for labels found in the file (default: the file's own, "
-                          "else 'imported')."),
+        typer.Option(
+            help="Label set for labels found in the file (default: the file's own, "
+            "else 'imported')."
+        ),
     ] = None,
     min_distance: Annotated[
         float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
     ] = 0.5,
+    allow_close: Annotated[
+        bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Append every frame of FILE to the store OUT, keeping energies, forces and stresses."""
     from curate.store.extxyz import import_structures
 
-    result = import_structures(file, out, label_set, min_distance)
-    payload = {"store": str(out), "read": result.n_read, "added": result.n_added,
-               "duplicates": result.n_duplicates, "label_set": result.label_set,
-               "labelled": result.n_labelled}
+    result = import_structures(file, out, label_set, min_distance, allow_close)
+    if result.n_close:
+        log(f"warning: {result.n_close} frames have atoms closer than {min_distance} Å")
+    payload = {
+        "store": str(out),
+        "read": result.n_read,
+        "added": result.n_added,
+        "duplicates": result.n_duplicates,
+        "label_set": result.label_set,
+        "labelled": result.n_labelled,
+        "close_frames": result.n_close,
+    }
 
     def render(console):
-        labelled = (f", {result.n_labelled} labelled into '{result.label_set}'"
-                    if result.label_set else "")
-        console.print(f"added {result.n_added} of {result.n_read} frames to {out} "
-                      f"({result.n_duplicates} duplicates skipped{labelled})")
+        labelled = (
+            f", {result.n_labelled} labelled into '{result.label_set}'" if result.label_set else ""
+        )
+        console.print(
+            f"added {result.n_added} of {result.n_read} frames to {out} "
+            f"({result.n_duplicates} duplicates skipped{labelled})"
+        )
 
     emit(payload, json_, render)

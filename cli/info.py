@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from curate.cli.output import emit
 
 
@@ -36,8 +35,12 @@ def command(
             for name, entry in payload["label_sets"].items():
                 counts = entry["counts"]
                 labels.add_row(
-                    name, entry["calculator"], ", ".join(entry["properties"]),
-                    str(counts["ok"]), str(counts["failed"]), str(counts["pending"]),
+                    name,
+                    entry["calculator"],
+                    ", ".join(entry["properties"]),
+                    str(counts["ok"]),
+                    str(counts["failed"]),
+                    str(counts["pending"]),
                 )
             console.print(labels)
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from curate.cli.output import emit, log
 
 
@@ -17,7 +16,9 @@ def command(
     scheme: Annotated[str, typer.Option(help="Sampling scheme (see the sampler registry).")] = (
         "random"
     ),
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same frames.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same frames.")
+    ] = 0,
     amplitude: Annotated[
         str | None,
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
@@ -25,7 +26,9 @@ def command(
     supercell: Annotated[
         int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
     ] = None,
-    br_fraction: Annotated[float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")] = 0.5,
+    br_fraction: Annotated[
+        float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")
+    ] = 0.5,
     occupation_seed: Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")] = 0,
     min_distance: Annotated[
         float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
@@ -41,8 +44,16 @@ def command(
 
     params = {"amplitude": amplitude} if amplitude is not None else {}
     batch = sample_system(
-        system, scheme, n, seed, params, supercell=supercell, br_fraction=br_fraction,
-        occupation_seed=occupation_seed, min_distance=min_distance, allow_close=allow_close,
+        system,
+        scheme,
+        n,
+        seed,
+        params,
+        supercell=supercell,
+        br_fraction=br_fraction,
+        occupation_seed=occupation_seed,
+        min_distance=min_distance,
+        allow_close=allow_close,
     )
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from curate.cli.output import emit
+
 from curate.errors import InputError
 
 
@@ -18,7 +18,9 @@ def command(
     supercell: Annotated[
         int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
     ] = None,
-    br_fraction: Annotated[float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")] = 0.5,
+    br_fraction: Annotated[
+        float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")
+    ] = 0.5,
     occupation_seed: Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")] = 0,
     write: Annotated[
         Path | None, typer.Option(help="Write the structure here (format from the extension).")
@@ -55,7 +57,9 @@ def command(
         table = Table("system", "formula", "atoms", "cell (Å)", "shortest d (Å)")
         for row in rows:
             table.add_row(
-                row["name"], row["formula"], str(row["n_atoms"]),
+                row["name"],
+                row["formula"],
+                str(row["n_atoms"]),
                 " × ".join(f"{x:.4f}" for x in row["cell_lengths"]),
                 f"{row['shortest_distance']:.3f}",
             )

@@ -1,4 +1,4 @@
-"""curate: build and judge training sets for machine-learned interatomic potentials and property GNNs."""
+"""curate: build and judge training sets for interatomic potentials and property GNNs."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -12,7 +12,7 @@ from ase import Atoms
 from curate.errors import InputError
 from curate.provenance import Provenance
 from curate.samplers import get_sampler
-from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, shortest_distance
+from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
 from curate.systems import build_system
 
 
@@ -52,11 +52,6 @@ def sample_system(
     reference, spec = build_system(system, supercell, br_fraction, occupation_seed)
     check_atoms(reference, min_distance=min_distance, label=f"system {spec.name}")
     frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
-    n_close = 0
-    for i, atoms in enumerate(frames):
-        label = f"{scheme} frame {i}"
-        check_atoms(atoms, min_distance=0.0 if allow_close else min_distance, label=label)
-        if allow_close and shortest_distance(atoms, min_distance) < min_distance:
-            n_close += 1
+    n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
     return SampleBatch(frames, provenance, n_close)

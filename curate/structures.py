@@ -76,3 +76,15 @@ def write_structure(path: str | Path, atoms: Atoms) -> None:
     except Exception as exc:  # unknown extensions and unwritable paths
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot write {path}: {reason}") from None
+
+
+def check_frames(frames: list[Atoms], *, min_distance: float, allow_close: bool, label: str) -> int:
+    """Check every frame (see :func:`check_atoms`); with ``allow_close``, frames with atoms closer
+    than ``min_distance`` pass and are counted. Returns that count."""
+    n_close = 0
+    for i, atoms in enumerate(frames):
+        where = f"{label} frame {i}"
+        check_atoms(atoms, min_distance=0.0 if allow_close else min_distance, label=where)
+        if allow_close and shortest_distance(atoms, min_distance) < min_distance:
+            n_close += 1
+    return n_close

@@ -33,8 +33,9 @@ class Sampler(ABC):
                 self.params = self.Params(**dict(params or {}))
             except ValidationError as exc:
                 first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "parameters"
-                raise InputError(f"{self.name} sampler: {where}: {first['msg']}") from None
+                where = "".join(f"{p}: " for p in first["loc"])
+                message = first["msg"].removeprefix("Value error, ")
+                raise InputError(f"{self.name} sampler: {where}{message}") from None
 
     @abstractmethod
     def sample(

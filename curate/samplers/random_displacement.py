@@ -66,7 +66,10 @@ class RandomDisplacements(Sampler):
             frames.append(atoms)
             provenance.append(
                 Provenance(
-                    scheme=self.name, system=system, seed=seed, parent=parent,
+                    scheme=self.name,
+                    system=system,
+                    seed=seed,
+                    parent=parent,
                     params={"amplitude": a, "amplitude_range": [lo, hi], "draw": i},
                 )
             )

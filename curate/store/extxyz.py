@@ -21,7 +21,7 @@ from curate.errors import InputError
 from curate.labels import PER_FRAME, LabelResult, Status
 from curate.provenance import Provenance
 from curate.store.zarr_store import Store
-from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, read_structures
+from curate.structures import DEFAULT_MIN_DISTANCE, check_frames, read_structures
 
 REF_KEYS = {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"}
 PROVENANCE_KEYS = ("system", "params", "seed", "parent", "temperature", "round")
@@ -35,8 +35,9 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _comment(atoms: Atoms, prov: Provenance, labels: dict[str, np.ndarray | float],
-             extra: dict[str, str]) -> str:
+def _comment(
+    atoms: Atoms, prov: Provenance, labels: dict[str, np.ndarray | float], extra: dict[str, str]
+) -> str:
     parts = []
     if atoms.pbc.any() or atoms.cell.array.any():
         parts.append(f'Lattice="{_floats(atoms.cell.array)}"')
@@ -46,8 +47,9 @@ def _comment(atoms: Atoms, prov: Provenance, labels: dict[str, np.ndarray | floa
         if prop == "forces":
             continue
         key = REF_KEYS.get(prop, prop)
-        parts.append(f"{key}={_floats([value])}" if np.ndim(value) == 0
-                     else f'{key}="{_floats(value)}"')
+        parts.append(
+            f"{key}={_floats([value])}" if np.ndim(value) == 0 else f'{key}="{_floats(value)}"'
+        )
     parts.append(f"config_type={_quote(prov.scheme)}")
     parts.append(f"curate_uid={atoms.info['curate_uid']}")
     parts.append(f"curate_system={_quote(prov.system)}")
@@ -138,7 +140,8 @@ def _frame_provenance(atoms: Atoms, source: Path, index: int) -> Provenance:
     info = atoms.info
     if "curate_params" not in info:
         return Provenance(
-            scheme=str(info.get("config_type", "imported")), system=source.stem,
+            scheme=str(info.get("config_type", "imported")),
+            system=source.stem,
             params={"source": source.name, "index": index},
         )
     params = info["curate_params"]
@@ -162,6 +165,7 @@ class ImportResult:
     n_duplicates: int
     label_set: str | None
     n_labelled: int
+    n_close: int
 
 
 def import_structures(
@@ -169,13 +173,16 @@ def import_structures(
     store_path: str | Path,
     label_set: str | None = None,
     min_distance: float = DEFAULT_MIN_DISTANCE,
+    allow_close: bool = False,
 ) -> ImportResult:
     """Append every frame of an ASE-readable file to a store (created if missing), keeping any
-    labels it holds. All frames are read and checked before the store is touched."""
+    labels it holds. All frames are read and checked (see :func:`check_frames`) before the store
+    is touched."""
     path = Path(path)
     frames = read_structures(path)
-    for i, atoms in enumerate(frames):
-        check_atoms(atoms, min_distance=min_distance, label=f"{path} frame {i}")
+    n_close = check_frames(
+        frames, min_distance=min_distance, allow_close=allow_close, label=str(path)
+    )
     labels = [_frame_labels(a) for a in frames]
     provenance = [_frame_provenance(a, path, i) for i, a in enumerate(frames)]
     calculators = {str(a.info.get("curate_calculator", f"file:{path.name}")) for a in frames}
@@ -196,5 +203,11 @@ def import_structures(
                 props = sorted({p for r in results for p in r.values})
                 store.create_label_set(name, calculator, props, source=str(path))
             store.write_labels(name, results)
-    return ImportResult(len(frames), len(added.indices), added.n_duplicates,
-                        name if results else None, len(results))
+    return ImportResult(
+        len(frames),
+        len(added.indices),
+        added.n_duplicates,
+        name if results else None,
+        len(results),
+        n_close,
+    )

@@ -8,7 +8,9 @@ import numpy as np
 from ase import Atoms
 
 
-def content_uid(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> int:
+def content_uid(
+    numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray
+) -> int:
     """64-bit BLAKE2b hash of the exact bytes of a configuration (−0.0 counted as 0.0)."""
     h = hashlib.blake2b(digest_size=8)
     h.update(np.ascontiguousarray(numbers, dtype=np.int32).tobytes())

@@ -195,11 +195,15 @@ class Store:
         lock = WriterLock(path)
         lock.acquire()
         try:
-            root = zarr.open_group(path, mode="w", zarr_format=3)
+            root = zarr.open_group(path, mode="a", zarr_format=3)
             frames, atoms = root.create_group("frames"), root.create_group("atoms")
             root.create_group("labels")
             frames.create_array(
-                "atom_ptr", shape=(1,), dtype="i8", chunks=(FRAME_CHUNK,), fill_value=0,
+                "atom_ptr",
+                shape=(1,),
+                dtype="i8",
+                chunks=(FRAME_CHUNK,),
+                fill_value=0,
                 dimension_names=["frame_ptr"],
             )[:] = 0
             for name, spec in FRAME_COLUMNS.items():
@@ -215,11 +219,18 @@ class Store:
                     "n_frames": 0,
                     "n_atoms_total": 0,
                     "commit": 0,
-                    "units": {"length": "Angstrom", "energy": "eV", "forces": "eV/Angstrom",
-                              "stress": "eV/Angstrom^3"},
+                    "units": {
+                        "length": "Angstrom",
+                        "energy": "eV",
+                        "forces": "eV/Angstrom",
+                        "stress": "eV/Angstrom^3",
+                    },
                     "stress_layout": "voigt6 xx,yy,zz,yz,xz,xy (ASE order, ASE sign)",
-                    "created_by": {"package": "curate", "version": __version__,
-                                   "python": platform.python_version()},
+                    "created_by": {
+                        "package": "curate",
+                        "version": __version__,
+                        "python": platform.python_version(),
+                    },
                 }
             )
             return cls(path, root, lock)
@@ -390,7 +401,7 @@ class Store:
     def categorical(self, column: Literal["scheme", "system"]) -> np.ndarray:
         """Per-frame names of a categorical provenance column."""
         array = self._root["frames"][column]
-        names = np.array(list(array.attrs["categories"]) + [""], dtype=object)
+        names = np.array([*array.attrs["categories"], ""], dtype=object)
         return names[array[: self.n_frames]]
 
     def scheme_counts(self) -> dict[str, int]:
@@ -434,12 +445,19 @@ class Store:
         """Provenance records of the selected frames."""
         idx = self._indices(indices)
         scheme, system = self.categorical("scheme")[idx], self.categorical("system")[idx]
-        cols = {k: self._column("frames", k)[idx]
-                for k in ("params", "seed", "parent", "temperature", "round")}
+        cols = {
+            k: self._column("frames", k)[idx]
+            for k in ("params", "seed", "parent", "temperature", "round")
+        }
         return [
             Provenance.from_columns(
-                str(scheme[i]), str(system[i]), str(cols["params"][i]), int(cols["seed"][i]),
-                int(cols["parent"][i]), float(cols["temperature"][i]), int(cols["round"][i]),
+                str(scheme[i]),
+                str(system[i]),
+                str(cols["params"][i]),
+                int(cols["seed"][i]),
+                int(cols["parent"][i]),
+                float(cols["temperature"][i]),
+                int(cols["round"][i]),
             )
             for i in range(len(idx))
         ]
@@ -464,14 +482,21 @@ class Store:
         for i in range(len(idx)):
             lo, hi = ptr[i], ptr[i + 1]
             atoms = Atoms(
-                numbers=data.numbers[lo:hi], positions=data.positions[lo:hi],
-                cell=data.cell[i], pbc=data.pbc[i],
+                numbers=data.numbers[lo:hi],
+                positions=data.positions[lo:hi],
+                cell=data.cell[i],
+                pbc=data.pbc[i],
             )
             prov = provs[i]
             atoms.info.update(
-                curate_uid=int(uids[i]), scheme=prov.scheme, system=prov.system,
-                params=dict(prov.params), seed=prov.seed, parent=prov.parent,
-                temperature=prov.temperature, round=prov.round,
+                curate_uid=int(uids[i]),
+                scheme=prov.scheme,
+                system=prov.system,
+                params=dict(prov.params),
+                seed=prov.seed,
+                parent=prov.parent,
+                temperature=prov.temperature,
+                round=prov.round,
             )
             if labels is not None:
                 labels.attach(atoms, i)
@@ -509,7 +534,9 @@ class Store:
         for prop in properties:
             self._add_property(group, prop)
         group.attrs[LABEL_SET_KEY] = {
-            "calculator": calculator, "properties": sorted(properties), **meta
+            "calculator": calculator,
+            "properties": sorted(properties),
+            **meta,
         }
 
     def _add_property(self, group: zarr.Group, prop: str) -> None:
@@ -550,8 +577,10 @@ class Store:
             else:
                 array[lo_f:hi_f] = block
         for key, getter in (
-            ("error", lambda r: r.error), ("wall_s", lambda r: r.wall_s),
-            ("cpu_s", lambda r: r.cpu_s), ("host", lambda r: r.host),
+            ("error", lambda r: r.error),
+            ("wall_s", lambda r: r.wall_s),
+            ("cpu_s", lambda r: r.cpu_s),
+            ("host", lambda r: r.host),
             ("status", lambda r: int(r.status)),
         ):
             array = group[key]
@@ -559,9 +588,7 @@ class Store:
             block[idx - lo_f] = [getter(r) for r in results]
             array[lo_f:hi_f] = block
 
-    def labels(
-        self, name: str, indices: Sequence[int] | np.ndarray | None = None
-    ) -> LabelArrays:
+    def labels(self, name: str, indices: Sequence[int] | np.ndarray | None = None) -> LabelArrays:
         """Label values, status and cost of the selected frames."""
         group = self._label_group(name)
         idx = self._indices(indices)
@@ -575,8 +602,12 @@ class Store:
                 values[prop] = array[: self.n_frames][idx]
         books = {key: group[key][: self.n_frames][idx] for key in LABEL_BOOKKEEPING}
         return LabelArrays(
-            status=books["status"], error=books["error"], wall_s=books["wall_s"],
-            cpu_s=books["cpu_s"], host=books["host"], values=values,
+            status=books["status"],
+            error=books["error"],
+            wall_s=books["wall_s"],
+            cpu_s=books["cpu_s"],
+            host=books["host"],
+            values=values,
             atom_ptr=self._atom_rows(idx, ptr)[2],
         )
 
@@ -589,7 +620,8 @@ class Store:
             counts = self.status_counts(name)
             counts["failed"] = counts["failed-physics"] + counts["failed-infra"]
             label_sets[name] = {
-                "calculator": info["calculator"], "properties": info["properties"],
+                "calculator": info["calculator"],
+                "properties": info["properties"],
                 "counts": counts,
             }
         return {
@@ -641,7 +673,9 @@ class LabelArrays:
             return
         results = {}
         for prop, values in self.values.items():
-            value = values[self.atom_ptr[i] : self.atom_ptr[i + 1]] if prop in PER_ATOM else values[i]
+            value = (
+                values[self.atom_ptr[i] : self.atom_ptr[i + 1]] if prop in PER_ATOM else values[i]
+            )
             if np.isnan(value).any():
                 continue
             if prop in ("energy", "forces", "stress"):
