@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
 DEMO := demo
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo test test-all lint bench docs clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store_read.py --out benchmarks/results/store_read.json
+
+# docs/cli.md is generated from the commands' own help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/typer curate.cli.app utils docs --name curate --output docs/cli.md
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -30,6 +30,10 @@ PER_FRAME = {"energy": (), "stress": (6,), "band_gap": (), "vbm": (), "cbm": ()}
 """Per-frame properties the calculators give, with their trailing shapes. Stress is Voigt
 (xx, yy, zz, yz, xz, xy) in eV/Å³ with ASE's sign; energies in eV."""
 
+REF_KEYS = {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"}
+"""Where energy, forces and stress live on an Atoms or in extxyz (MACE's default keys, which ASE's
+reader never turns into a calculator); other properties keep their own names."""
+
 UNITS = {
     "energy": "eV",
     "forces": "eV/Angstrom",

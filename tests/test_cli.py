@@ -285,3 +285,16 @@ def test_sample_from_a_structure_file_with_a_supercell(cli, tmp_path):
     )
     assert out["added"] == 2
     assert cli.json("info", tmp_path / "S.zarr")["atoms_per_frame"] == [135, 135]
+
+
+def test_cli_reference_in_docs_is_current(tmp_path):
+    """docs/cli.md is what `make docs` generates from the commands' help."""
+    out = tmp_path / "cli.md"
+    typer = Path(sys.executable).parent / "typer"
+    subprocess.run(
+        [typer, "curate.cli.app", "utils", "docs", "--name", "curate", "--output", out],
+        check=True,
+        capture_output=True,
+    )
+    docs = Path(__file__).parents[1] / "docs" / "cli.md"
+    assert out.read_text() == docs.read_text(), "docs/cli.md is stale: run make docs"

@@ -210,8 +210,15 @@ def test_label_sets_write_read_and_derive(tmp_path):
         only = store.labels("dft", [2])
         assert np.array_equal(only["forces"], forces)
         atoms = store.atoms([2], label_set="dft")[0]
+        assert atoms.info["REF_energy"] == -8.0 and atoms.info["band_gap"] == 1.2
+        assert np.array_equal(atoms.arrays["REF_forces"], forces) and atoms.calc is None
+        assert np.array_equal(atoms.info["REF_stress"], stress)
+        atoms = store.atoms([2], label_set="dft", as_calculator=True)[0]
         assert atoms.get_potential_energy() == -8.0 and atoms.info["band_gap"] == 1.2
-        assert store.atoms([0], label_set="dft")[0].calc is None
+        assert np.array_equal(atoms.get_forces(), forces)
+        assert np.array_equal(atoms.get_stress(), stress)
+        failed = store.atoms([0], label_set="dft")[0]
+        assert failed.calc is None and "REF_energy" not in failed.info
         with pytest.raises(InputError, match="no 'vbm' labels"):
             labels["vbm"]
 

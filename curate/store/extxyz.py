@@ -18,12 +18,11 @@ import numpy as np
 from ase import Atoms
 
 from curate.errors import InputError
-from curate.labels import PER_FRAME, LabelResult, Status
+from curate.labels import PER_FRAME, REF_KEYS, LabelResult, Status
 from curate.provenance import Provenance
 from curate.store.zarr_store import Store
 from curate.structures import DEFAULT_MIN_DISTANCE, check_frames, read_structures
 
-REF_KEYS = {"energy": "REF_energy", "forces": "REF_forces", "stress": "REF_stress"}
 PROVENANCE_KEYS = ("system", "params", "seed", "parent", "temperature", "round")
 
 

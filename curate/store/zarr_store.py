@@ -25,6 +25,7 @@ from curate import __version__
 from curate.errors import InputError, StoreError
 from curate.labels import (
     PER_ATOM,
+    REF_KEYS,
     LabelResult,
     Status,
     energy_per_atom,
@@ -444,33 +445,29 @@ class Store:
     def provenance(self, indices: Sequence[int] | np.ndarray | None = None) -> list[Provenance]:
         """Provenance records of the selected frames."""
         idx = self._indices(indices)
-        scheme, system = self.categorical("scheme")[idx], self.categorical("system")[idx]
-        cols = {
-            k: self._column("frames", k)[idx]
-            for k in ("params", "seed", "parent", "temperature", "round")
-        }
-        return [
-            Provenance.from_columns(
-                str(scheme[i]),
-                str(system[i]),
-                str(cols["params"][i]),
-                int(cols["seed"][i]),
-                int(cols["parent"][i]),
-                float(cols["temperature"][i]),
-                int(cols["round"][i]),
-            )
-            for i in range(len(idx))
+        columns = [
+            self.categorical("scheme")[idx].tolist(),
+            self.categorical("system")[idx].tolist(),
         ]
+        columns += [
+            self._column("frames", k)[idx].tolist()
+            for k in ("params", "seed", "parent", "temperature", "round")
+        ]
+        return [Provenance.from_columns(*row) for row in zip(*columns, strict=True)]
 
     def atoms(
         self,
         indices: Sequence[int] | np.ndarray | None = None,
         label_set: str | None = None,
+        as_calculator: bool = False,
     ) -> list[Atoms]:
         """Selected frames as ``ase.Atoms`` with provenance in ``info``.
 
-        With ``label_set``, frames labelled ``ok`` carry a SinglePointCalculator holding energy,
-        forces and stress (those the label set has) and other properties in ``info``.
+        With ``label_set``, frames labelled ``ok`` carry their labels as extxyz does:
+        ``info["REF_energy"]``, ``arrays["REF_forces"]``, ``info["REF_stress"]`` and other
+        properties under their own names in ``info``. With ``as_calculator``, energy, forces and
+        stress sit in a SinglePointCalculator instead (``atoms.get_potential_energy()`` works;
+        ASE copies every frame for it, which makes reading about three times slower).
         """
         idx = self._indices(indices)
         data = self.arrays(idx)
@@ -499,7 +496,7 @@ class Store:
                 round=prov.round,
             )
             if labels is not None:
-                labels.attach(atoms, i)
+                labels.attach(atoms, i, as_calculator)
             out.append(atoms)
         return out
 
@@ -666,21 +663,23 @@ class LabelArrays:
             raise InputError(f"no '{prop}' labels (have: {', '.join(sorted(self.values))})")
         return self.values[prop]
 
-    def attach(self, atoms: Atoms, i: int) -> None:
-        """Put frame ``i``'s labels on ``atoms`` if they are ``ok``: calculator results for
-        energy/forces/stress, ``info`` for the rest."""
+    def attach(self, atoms: Atoms, i: int, as_calculator: bool = False) -> None:
+        """Put frame ``i``'s labels on ``atoms`` if they are ``ok`` (see :meth:`Store.atoms`)."""
         if self.status[i] != Status.OK:
             return
         results = {}
         for prop, values in self.values.items():
-            value = (
-                values[self.atom_ptr[i] : self.atom_ptr[i + 1]] if prop in PER_ATOM else values[i]
-            )
+            if prop in PER_ATOM:
+                value = values[self.atom_ptr[i] : self.atom_ptr[i + 1]]
+            else:
+                value = values[i] if values.ndim > 1 else float(values[i])
             if np.isnan(value).any():
                 continue
-            if prop in ("energy", "forces", "stress"):
-                results[prop] = value if prop != "energy" else float(value)
+            if as_calculator and prop in REF_KEYS:
+                results[prop] = value
+            elif prop in PER_ATOM:
+                atoms.arrays[REF_KEYS.get(prop, prop)] = value
             else:
-                atoms.info[prop] = float(value)
+                atoms.info[REF_KEYS.get(prop, prop)] = value
         if results:
             atoms.calc = SinglePointCalculator(atoms, **results)
