@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-QUIET_PIP := grep -v 'is ignored: it is neither a file nor a directory' || true
+# Drops pip's notes about absent local mirror folders; pip's own exit status still counts.
+QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || [ $$? -eq 1 ]; }
 DEMO := demo
 
 .PHONY: venv demo test test-all lint bench docs clean

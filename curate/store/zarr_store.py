@@ -104,9 +104,10 @@ class AppendResult:
 
 
 def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str) -> zarr.Array:
+    """A fresh array along ``dim``; it reads as its fill value until written."""
     dtype, trailing, fill = spec
     chunk = FRAME_CHUNK if dim == "frame" else ATOM_CHUNK
-    array = group.create_array(
+    return group.create_array(
         name,
         shape=(length, *trailing),
         dtype=dtype,
@@ -114,9 +115,6 @@ def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str)
         fill_value=fill,
         dimension_names=[dim, *(f"{name}_{i}" for i in range(len(trailing)))],
     )
-    if length:
-        array[:] = np.full((length, *trailing), fill, dtype=array.dtype)
-    return array
 
 
 def _grow(array: zarr.Array, start: int, values: np.ndarray) -> None:
@@ -126,7 +124,9 @@ def _grow(array: zarr.Array, start: int, values: np.ndarray) -> None:
         array[start:] = values
 
 
-def _fill_rows(array: zarr.Array, start: int, count: int) -> np.ndarray:
+def _fill_rows(array: zarr.Array, count: int) -> np.ndarray:
+    """Rows of the fill value, written explicitly: a chunk cut by an earlier resize may still
+    hold stale values past the old end."""
     return np.full((count, *array.shape[1:]), array.fill_value, dtype=array.dtype)
 
 
@@ -157,7 +157,7 @@ class Store:
         path = Path(path)
         if not path.exists():
             raise StoreError(f"no store at {path}")
-        group = cls._open_group(path)
+        group = cls._open_group(path, "r" if mode == "r" else "r+")
         attrs = group.attrs.asdict()
         if attrs.get("curate_format") != FORMAT:
             raise StoreError(f"{path} is not a curate store (no curate_format attribute)")
@@ -179,9 +179,9 @@ class Store:
         return store
 
     @staticmethod
-    def _open_group(path: Path) -> zarr.Group:
+    def _open_group(path: Path, mode: Literal["r", "r+"]) -> zarr.Group:
         try:
-            return zarr.open_group(path, mode="r+", zarr_format=3)
+            return zarr.open_group(path, mode=mode, zarr_format=3)
         except Exception as exc:  # zarr raises several types for a missing or broken group
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreError(f"{path} is not a readable curate store ({reason})") from None
@@ -333,17 +333,16 @@ class Store:
             if on_duplicate == "error" and not keep.all():
                 raise InputError(f"{int((~keep).sum())} frames are already in {self.path}")
         chosen = np.flatnonzero(keep)
+        if not len(chosen):
+            return AppendResult(np.zeros(0, dtype=np.int64), chosen, len(frames))
         frames = [frames[i] for i in chosen]
         provs = [provs[i] for i in chosen]
         start_frame, start_atom = self.n_frames, self.n_atoms
         counts = np.array([len(a) for a in frames], dtype=np.int64)
         n_new_atoms = int(counts.sum())
         atoms_group, frames_group = self._root["atoms"], self._root["frames"]
-        if frames:
-            _grow(atoms_group["numbers"], start_atom, np.concatenate([a.numbers for a in frames]))
-            _grow(
-                atoms_group["positions"], start_atom, np.concatenate([a.positions for a in frames])
-            )
+        _grow(atoms_group["numbers"], start_atom, np.concatenate([a.numbers for a in frames]))
+        _grow(atoms_group["positions"], start_atom, np.concatenate([a.positions for a in frames]))
         _grow(frames_group["atom_ptr"], start_frame + 1, start_atom + np.cumsum(counts))
         columns = {
             "cell": np.array([a.cell.array for a in frames]).reshape(-1, 3, 3),
@@ -368,7 +367,7 @@ class Store:
                 start, count = (
                     (start_atom, n_new_atoms) if key in PER_ATOM else (start_frame, len(frames))
                 )
-                _grow(array, start, _fill_rows(array, start, count))
+                _grow(array, start, _fill_rows(array, count))
         self._commit(start_frame + len(frames), start_atom + n_new_atoms)
         return AppendResult(
             np.arange(start_frame, self.n_frames), chosen, int(len(keep) - len(chosen))
