@@ -31,8 +31,7 @@ def cli() -> Cli:
     return Cli()
 
 
-def snapshot(path: Path) -> dict[str, str]:
-    """Hash of every file under a path (the writer lock excluded), to prove nothing changed."""
+def _snapshot(path: Path) -> dict[str, str]:
     if path.is_file():
         return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
     return {
@@ -40,6 +39,12 @@ def snapshot(path: Path) -> dict[str, str]:
         for p in sorted(path.rglob("*"))
         if p.is_file() and p.name != "writer.lock"
     }
+
+
+@pytest.fixture
+def snapshot():
+    """Hash of every file under a path (the writer lock excluded), to prove nothing changed."""
+    return _snapshot
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import zarr
 from ase.io import write
 
 from curate.systems import build_system
-from tests.conftest import snapshot
 
 
 def test_documented_invocations(cli, tmp_path):
@@ -236,7 +235,7 @@ Direct
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_gets_one_line_exit_2_and_changes_nothing(cli, random_store, case):
+def test_bad_input_gets_one_line_exit_2_and_changes_nothing(cli, random_store, snapshot, case):
     tmp = random_store.parent
     if case == "other schema version":
         zarr.open_group(random_store, mode="r+").attrs["curate_format_version"] = "9.1"
