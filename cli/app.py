@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from curate.cli import export, importer, info, sample, systems
+from curate.cli import export, importer, info, label, sample, systems
 
 from curate.errors import CurateError
 
@@ -57,6 +57,7 @@ def main_options(
 for name, module in (
     ("systems", systems),
     ("sample", sample),
+    ("label", label),
     ("info", info),
     ("export", export),
     ("import", importer),

@@ -1,0 +1,99 @@
+"""``curate label``: label a store's frames with any calculator, in parallel on Dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.output import emit, stderr
+
+PARTIAL_FAILURE = 3
+"""Exit code when some frames failed (their messages are in the store)."""
+
+
+def command(
+    store: Annotated[Path, typer.Argument(help="A curate store (.zarr).")],
+    calculator: Annotated[
+        str, typer.Option(help="chgnet, emt, gpaw, mace:PATH or ase:module.Class.")
+    ] = "chgnet",
+    kwargs: Annotated[
+        str | None,
+        typer.Option(help="Calculator keyword arguments: inline JSON/YAML or a .json/.yaml file."),
+    ] = None,
+    label_set: Annotated[
+        str | None, typer.Option(help="Label set name (default from the calculator).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Dask workers (default: one per core; jobqueue: jobs).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
+    ] = None,
+    cluster: Annotated[
+        str, typer.Option(help="local, slurm or pbs (slurm/pbs need curate[cluster]).")
+    ] = "local",
+    cluster_cores: Annotated[int, typer.Option(help="slurm/pbs: cores per job.")] = 1,
+    cluster_memory: Annotated[str, typer.Option(help="slurm/pbs: memory per job.")] = "4GB",
+    walltime: Annotated[
+        str, typer.Option(help="slurm/pbs: job walltime; workers drain 5 min before it.")
+    ] = "01:00:00",
+    retry_failed: Annotated[
+        bool, typer.Option(help="Also retry frames whose calculation failed before.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(help="Frames per Dask task.")] = 1,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Label every frame of STORE not yet labelled ok; re-running continues where it stopped.
+
+    Exit code 3 when some frames failed: their messages are in the store, and --retry-failed
+    tries them again.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from curate.calculators import parse_spec
+    from curate.errors import InputError
+    from curate.labelling import label_store
+
+    if cluster not in ("local", "slurm", "pbs"):
+        raise InputError(f"unknown --cluster '{cluster}' (local, slurm or pbs)")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    spec = parse_spec(calculator, kwargs)
+    options = {"workers": workers, "scheduler": scheduler, "cluster": cluster,
+               "cluster_cores": cluster_cores, "cluster_memory": cluster_memory,
+               "walltime": walltime}
+    columns = (TextColumn("labelling"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+    with Progress(*columns, console=stderr, transient=False) as bar:
+        task = bar.add_task("label", total=None, status="starting workers")
+
+        def progress(done, total, summary):
+            status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
+            bar.update(task, completed=done, total=total, status=status)
+
+        summary = label_store(store, spec, label_set=label_set, retry_failed=retry_failed,
+                              batch_size=batch_size, client_options=options, progress=progress)
+        bar.update(task, status="done")
+    counts = summary.counts
+    payload = {
+        "store": str(store), "label_set": summary.label_set, "calculator": summary.calculator,
+        "submitted": summary.submitted, "skipped": summary.skipped,
+        "ok": counts["ok"], "failed": summary.n_failed,
+        "failed_physics": counts["failed-physics"], "failed_infra": counts["failed-infra"],
+        "pending": counts["pending"], "wall_s": round(summary.wall_s, 3),
+        "frames_per_s": round(summary.frames_per_s, 3),
+    }
+
+    def render(console):
+        console.print(
+            f"{summary.label_set}: labelled {summary.submitted} frames "
+            f"({summary.skipped} already done) in {summary.wall_s:.1f} s, "
+            f"{summary.frames_per_s:.2f} frames/s; store now ok {counts['ok']}, "
+            f"failed {summary.n_failed}, pending {counts['pending']}"
+        )
+
+    emit(payload, json_, render)
+    if summary.n_failed:
+        raise typer.Exit(PARTIAL_FAILURE)

@@ -1,0 +1,102 @@
+"""Building live ASE calculators from specs. Each backend imports its package lazily; a missing
+package is an InputError that names what to install."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+from typing import Any
+
+from ase.calculators.calculator import Calculator
+
+from curate.calculators.spec import CalculatorSpec
+from curate.errors import InputError
+
+PACKAGES = {
+    "chgnet": ("chgnet", "chgnet"),
+    "mace": ("mace", "mace-torch==0.3.16"),
+    "gpaw": ("gpaw", "curate[dft]"),
+}
+"""kind: (module it needs, what to pip install for it)."""
+
+GPAW_DEFAULTS: dict[str, Any] = {
+    "mode": "lcao",
+    "basis": "dzp",
+    "xc": "PBEsol",
+    "kpts": {"size": (2, 2, 2), "gamma": True},
+    "occupations": {"name": "fermi-dirac", "width": 0.05},
+    "txt": None,
+}
+"""LCAO gives energies, forces and eigenvalues (so band gaps) cheaply; pass ``mode: pw`` (with an
+``ecut``) for stress."""
+
+
+def require_backend(spec: CalculatorSpec) -> None:
+    """Raise InputError now, on the client, if the spec's package is not importable."""
+    if spec.kind in PACKAGES:
+        module, install = PACKAGES[spec.kind]
+        if importlib.util.find_spec(module) is None:
+            raise InputError(
+                f"calculator '{spec.kind}' needs the {module} package: pip install '{install}'"
+            )
+    if spec.kind == "ase":
+        module_name, _, cls = spec.target.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise InputError(f"cannot import {module_name} for '{spec.text}': {exc}") from None
+        if not isinstance(getattr(module, cls, None), type):
+            raise InputError(f"{module_name} has no calculator class {cls}")
+
+
+def torch_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_calculator(spec: CalculatorSpec) -> Calculator:
+    """A live calculator for ``spec``. Anything the backend prints goes to stderr."""
+    require_backend(spec)
+    threads = os.environ.get("CURATE_TORCH_THREADS")
+    if threads and spec.kind in ("chgnet", "mace"):
+        import torch
+
+        torch.set_num_threads(int(threads))
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            return _build(spec)
+        except TypeError as exc:  # unknown keyword arguments
+            raise InputError(f"cannot build '{spec.text}': {exc}") from None
+
+
+def _build(spec: CalculatorSpec) -> Calculator:
+    kwargs = dict(spec.kwargs)
+    match spec.kind:
+        case "chgnet":
+            from chgnet.model import CHGNet
+            from chgnet.model.dynamics import CHGNetCalculator
+
+            model = CHGNet.load(verbose=False)
+            return CHGNetCalculator(model=model, use_device=torch_device(), **kwargs)
+        case "emt":
+            from ase.calculators.emt import EMT
+
+            return EMT(**kwargs)
+        case "mace":
+            from mace.calculators import MACECalculator
+
+            kwargs.setdefault("default_dtype", "float64")
+            kwargs.setdefault("device", torch_device())
+            return MACECalculator(model_paths=spec.target, **kwargs)
+        case "gpaw":
+            from gpaw import GPAW
+
+            return GPAW(**{**GPAW_DEFAULTS, **kwargs})
+        case "ase":
+            module_name, _, cls = spec.target.rpartition(".")
+            return getattr(importlib.import_module(module_name), cls)(**kwargs)
+    raise InputError(f"no backend for '{spec.text}'")

@@ -1,0 +1,98 @@
+"""Dask clients for labelling: a local cluster sized to the machine, an existing scheduler, or
+SLURM/PBS workers through dask-jobqueue."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+from curate.errors import InputError
+
+ClusterKind = Literal["local", "slurm", "pbs"]
+DRAIN_MARGIN_S = 300
+"""Jobqueue workers retire this long before their walltime ends, handing their tasks back."""
+
+
+def local_cores() -> int:
+    """Cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that keeps each worker's math libraries to ``threads`` threads."""
+    n = str(max(1, threads))
+    return {
+        "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+        "CURATE_TORCH_THREADS": n,
+    }
+
+
+def walltime_seconds(walltime: str) -> int:
+    """Seconds in a ``[D-]HH:MM:SS`` or ``HH:MM`` walltime."""
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2})(?::(\d{2}))?", walltime)
+    if not match:
+        raise InputError(f"walltime must look like HH:MM:SS, got '{walltime}'")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def jobqueue_cluster(
+    kind: Literal["slurm", "pbs"], workers: int, cores: int, memory: str, walltime: str
+):
+    """A dask-jobqueue cluster whose workers leave gracefully before the walltime, scaled
+    adaptively up to ``workers`` jobs. Queue, account and the rest come from dask's jobqueue
+    config (``~/.config/dask/jobqueue.yaml``). The scheduler must be reachable from the compute
+    nodes; its dashboard listens on 127.0.0.1 only."""
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise InputError(f"--cluster {kind} needs dask-jobqueue: pip install 'curate[cluster]'")
+    lifetime = walltime_seconds(walltime) - DRAIN_MARGIN_S
+    if lifetime <= 60:
+        raise InputError(f"walltime {walltime} leaves no time to work after the drain margin")
+    cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
+    cluster = cls(
+        cores=cores, processes=1, memory=memory, walltime=walltime,
+        job_script_prologue=[f"export {k}={v}" for k, v in thread_env(cores).items()],
+        worker_extra_args=["--lifetime", f"{lifetime}s", "--lifetime-stagger", "60s"],
+        scheduler_options={"dashboard_address": "127.0.0.1:0"},
+    )
+    cluster.adapt(minimum=0, maximum=workers)
+    return cluster
+
+
+@contextlib.contextmanager
+def dask_client(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cluster: ClusterKind = "local",
+    cluster_cores: int = 1,
+    cluster_memory: str = "4GB",
+    walltime: str = "01:00:00",
+) -> Iterator:
+    """A connected ``distributed.Client``; clusters it started are closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        with client:
+            yield client
+        return
+    if cluster == "local":
+        n = workers or local_cores()
+        made = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+            env=thread_env(local_cores() // n),
+        )
+    else:
+        made = jobqueue_cluster(cluster, workers or 1, cluster_cores, cluster_memory, walltime)
+    with made, Client(made) as client:
+        yield client

@@ -1,0 +1,169 @@
+"""Labelling a store on Dask: workers compute, this process alone writes.
+
+Only frames not yet ``ok`` are sent (recorded physics failures only with ``retry_failed``).
+Results stream in as they finish and are written in small batches, so a killed run loses at most
+the last few seconds of work and a re-run picks up the rest. A failed frame never stops the others;
+a lost worker's tasks are rescheduled by Dask, and tasks that still fail for infrastructure reasons
+are recorded as ``failed-infra`` and retried by the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from curate.calculators import CalculatorSpec, build_calculator, require_backend
+from curate.calculators.labeller import label_frames
+from curate.errors import InputError
+from curate.labels import LabelResult, Status
+from curate.store import Store
+
+FLUSH_SECONDS = 2.0
+TASK_RETRIES = 2
+
+
+@dataclass
+class LabelSummary:
+    """What a labelling run did."""
+
+    label_set: str
+    calculator: str
+    submitted: int = 0
+    skipped: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.submitted / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def n_failed(self) -> int:
+        return self.counts.get("failed-physics", 0) + self.counts.get("failed-infra", 0)
+
+
+ProgressCallback = Callable[[int, int, LabelSummary], None]
+
+
+def prepare_label_set(store: Store, spec: CalculatorSpec, label_set: str | None) -> str:
+    """The label set to write, created if new; refuses one made with another calculator."""
+    name = label_set or spec.default_label_set
+    if name in store.label_sets():
+        info = store.label_set_info(name)
+        if info.get("spec") != spec.canonical():
+            raise InputError(
+                f"label set '{name}' was made with {info['calculator']} "
+                f"{info.get('kwargs', {})}; pass --label-set to start another"
+            )
+        return name
+    store.create_label_set(
+        name, spec.text, [], spec=spec.canonical(), kwargs=spec.kwargs,
+        param_hash=spec.param_hash(), versions=backend_versions(spec),
+    )
+    return name
+
+
+def backend_versions(spec: CalculatorSpec) -> dict[str, str]:
+    """Versions of the packages behind a spec, for the label set's provenance."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = {"chgnet": ["chgnet"], "mace": ["mace-torch"], "gpaw": ["gpaw"]}.get(spec.kind, [])
+    if spec.kind == "ase":
+        names = [spec.target.split(".")[0]]
+    found = {"ase": version("ase")}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def frames_to_label(store: Store, label_set: str, retry_failed: bool) -> np.ndarray:
+    """Indices of frames still to label: pending and infrastructure failures, plus recorded
+    physics failures when asked."""
+    status = store.labels(label_set).status
+    todo = (status == Status.PENDING) | (status == Status.FAILED_INFRA)
+    if retry_failed:
+        todo |= status == Status.FAILED_PHYSICS
+    return np.flatnonzero(todo)
+
+
+def label_store(
+    path: str | Path,
+    spec: CalculatorSpec,
+    *,
+    label_set: str | None = None,
+    retry_failed: bool = False,
+    batch_size: int = 1,
+    client_options: dict | None = None,
+    progress: ProgressCallback | None = None,
+) -> LabelSummary:
+    """Label every frame of the store at ``path`` that is not ``ok`` yet with ``spec``.
+
+    ``client_options`` go to :func:`curate.cluster.dask_client` (workers, scheduler, cluster...).
+    The calculator is built once here first, so a bad spec fails before anything is sent.
+    """
+    from distributed import as_completed
+
+    from curate.cluster import dask_client
+
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    require_backend(spec)
+    with Store.open(path, "a") as store:
+        build_calculator(spec)
+        name = prepare_label_set(store, spec, label_set)
+        todo = frames_to_label(store, name, retry_failed)
+        summary = LabelSummary(name, spec.text, submitted=len(todo),
+                               skipped=store.n_frames - len(todo))
+        start = time.perf_counter()
+        if len(todo):
+            frames = store.atoms(todo)
+            for atoms in frames:
+                atoms.info.clear()
+            with dask_client(**(client_options or {})) as client:
+                futures = {}
+                for lo in range(0, len(todo), batch_size):
+                    batch = list(zip(todo[lo : lo + batch_size].tolist(),
+                                     frames[lo : lo + batch_size], strict=True))
+                    future = client.submit(label_frames, spec, batch, pure=False,
+                                           retries=TASK_RETRIES)
+                    futures[future] = [index for index, _ in batch]
+                stream_results(store, name, futures, as_completed(futures), summary, progress)
+        summary.wall_s = time.perf_counter() - start
+        summary.counts = store.status_counts(name)
+    return summary
+
+
+def stream_results(store, name, futures, completed, summary, progress) -> None:
+    """Write results as they finish, in batches at most FLUSH_SECONDS apart."""
+    buffer: list[LabelResult] = []
+    last_flush = time.perf_counter()
+    done = 0
+    tally = {s.text: 0 for s in Status}
+    try:
+        for future in completed:
+            indices = futures.pop(future)
+            if future.status == "finished":
+                results = future.result()
+            else:  # the task itself was lost (killed workers, retries used up)
+                exc = future.exception()
+                results = [LabelResult(i, Status.FAILED_INFRA,
+                                       error=f"{type(exc).__name__}: {exc}") for i in indices]
+            buffer.extend(results)
+            done += len(results)
+            for result in results:
+                tally[result.status.text] += 1
+            if time.perf_counter() - last_flush >= FLUSH_SECONDS:
+                store.write_labels(name, buffer)
+                buffer, last_flush = [], time.perf_counter()
+            if progress:
+                summary.counts = tally
+                progress(done, summary.submitted, summary)
+    finally:
+        store.write_labels(name, buffer)
