@@ -68,3 +68,7 @@ for name, module in (
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from curate.cli.output import emit, stderr
 
 PARTIAL_FAILURE = 3
@@ -61,11 +60,21 @@ def command(
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     spec = parse_spec(calculator, kwargs)
-    options = {"workers": workers, "scheduler": scheduler, "cluster": cluster,
-               "cluster_cores": cluster_cores, "cluster_memory": cluster_memory,
-               "walltime": walltime}
-    columns = (TextColumn("labelling"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+    options = {
+        "workers": workers,
+        "scheduler": scheduler,
+        "cluster": cluster,
+        "cluster_cores": cluster_cores,
+        "cluster_memory": cluster_memory,
+        "walltime": walltime,
+    }
+    columns = (
+        TextColumn("labelling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=stderr, transient=False) as bar:
         task = bar.add_task("label", total=None, status="starting workers")
 
@@ -73,16 +82,29 @@ def command(
             status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
             bar.update(task, completed=done, total=total, status=status)
 
-        summary = label_store(store, spec, label_set=label_set, retry_failed=retry_failed,
-                              batch_size=batch_size, client_options=options, progress=progress)
+        summary = label_store(
+            store,
+            spec,
+            label_set=label_set,
+            retry_failed=retry_failed,
+            batch_size=batch_size,
+            client_options=options,
+            progress=progress,
+        )
         bar.update(task, status="done")
     counts = summary.counts
     payload = {
-        "store": str(store), "label_set": summary.label_set, "calculator": summary.calculator,
-        "submitted": summary.submitted, "skipped": summary.skipped,
-        "ok": counts["ok"], "failed": summary.n_failed,
-        "failed_physics": counts["failed-physics"], "failed_infra": counts["failed-infra"],
-        "pending": counts["pending"], "wall_s": round(summary.wall_s, 3),
+        "store": str(store),
+        "label_set": summary.label_set,
+        "calculator": summary.calculator,
+        "submitted": summary.submitted,
+        "skipped": summary.skipped,
+        "ok": counts["ok"],
+        "failed": summary.n_failed,
+        "failed_physics": counts["failed-physics"],
+        "failed_infra": counts["failed-infra"],
+        "pending": counts["pending"],
+        "wall_s": round(summary.wall_s, 3),
         "frames_per_s": round(summary.frames_per_s, 3),
     }
 

@@ -9,6 +9,7 @@ are recorded as ``failed-infra`` and retried by the next run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from curate.calculators import CalculatorSpec, build_calculator, require_backend
-from curate.calculators.labeller import label_frames
+from curate.calculators.labeller import label_frames, warm_up
 from curate.errors import InputError
 from curate.labels import LabelResult, Status
 from curate.store import Store
@@ -36,10 +37,18 @@ class LabelSummary:
     skipped: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
+    startup_s: float = 0.0
 
     @property
     def frames_per_s(self) -> float:
+        """Frames per second over the whole run, worker start-up included."""
         return self.submitted / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def steady_frames_per_s(self) -> float:
+        """Frames per second once the workers had built their calculators."""
+        busy = self.wall_s - self.startup_s
+        return self.submitted / busy if busy > 0 else 0.0
 
     @property
     def n_failed(self) -> int:
@@ -49,20 +58,29 @@ class LabelSummary:
 ProgressCallback = Callable[[int, int, LabelSummary], None]
 
 
-def prepare_label_set(store: Store, spec: CalculatorSpec, label_set: str | None) -> str:
-    """The label set to write, created if new; refuses one made with another calculator."""
-    name = label_set or spec.default_label_set
-    if name in store.label_sets():
-        info = store.label_set_info(name)
-        if info.get("spec") != spec.canonical():
-            raise InputError(
-                f"label set '{name}' was made with {info['calculator']} "
-                f"{info.get('kwargs', {})}; pass --label-set to start another"
-            )
-        return name
+def check_label_set(store: Store, spec: CalculatorSpec, name: str) -> bool:
+    """Whether the label set exists; refuses one made with another calculator or settings."""
+    if name not in store.label_sets():
+        return False
+    info = store.label_set_info(name)
+    if info.get("spec") != spec.canonical():
+        raise InputError(
+            f"label set '{name}' was made with {info['calculator']} "
+            f"{info.get('kwargs', {})}; pass --label-set to start another"
+        )
+    return True
+
+
+def create_label_set(store: Store, spec: CalculatorSpec, name: str) -> None:
+    """A new, all-pending label set that records the spec, its hash and package versions."""
     store.create_label_set(
-        name, spec.text, [], spec=spec.canonical(), kwargs=spec.kwargs,
-        param_hash=spec.param_hash(), versions=backend_versions(spec),
+        name,
+        spec.text,
+        [],
+        spec=spec.canonical(),
+        kwargs=spec.kwargs,
+        param_hash=spec.param_hash(),
+        versions=backend_versions(spec),
     )
     return name
 
@@ -76,10 +94,8 @@ def backend_versions(spec: CalculatorSpec) -> dict[str, str]:
         names = [spec.target.split(".")[0]]
     found = {"ase": version("ase")}
     for name in names:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             found[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return found
 
 
@@ -106,7 +122,8 @@ def label_store(
     """Label every frame of the store at ``path`` that is not ``ok`` yet with ``spec``.
 
     ``client_options`` go to :func:`curate.cluster.dask_client` (workers, scheduler, cluster...).
-    The calculator is built once here first, so a bad spec fails before anything is sent.
+    Every worker builds the calculator before anything is written, so a bad spec leaves the store
+    as it was.
     """
     from distributed import as_completed
 
@@ -116,28 +133,49 @@ def label_store(
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     require_backend(spec)
     with Store.open(path, "a") as store:
-        build_calculator(spec)
-        name = prepare_label_set(store, spec, label_set)
-        todo = frames_to_label(store, name, retry_failed)
-        summary = LabelSummary(name, spec.text, submitted=len(todo),
-                               skipped=store.n_frames - len(todo))
+        name = label_set or spec.default_label_set
+        exists = check_label_set(store, spec, name)
+        todo = frames_to_label(store, name, retry_failed) if exists else np.arange(store.n_frames)
+        summary = LabelSummary(
+            name, spec.text, submitted=len(todo), skipped=store.n_frames - len(todo)
+        )
         start = time.perf_counter()
         if len(todo):
             frames = store.atoms(todo)
             for atoms in frames:
                 atoms.info.clear()
             with dask_client(**(client_options or {})) as client:
+                warm_workers(client, spec)
+                summary.startup_s = time.perf_counter() - start
+                if not exists:
+                    create_label_set(store, spec, name)
                 futures = {}
                 for lo in range(0, len(todo), batch_size):
-                    batch = list(zip(todo[lo : lo + batch_size].tolist(),
-                                     frames[lo : lo + batch_size], strict=True))
-                    future = client.submit(label_frames, spec, batch, pure=False,
-                                           retries=TASK_RETRIES)
-                    futures[future] = [index for index, _ in batch]
+                    indices = todo[lo : lo + batch_size].tolist()
+                    batch = list(zip(indices, frames[lo : lo + batch_size], strict=True))
+                    future = client.submit(
+                        label_frames, spec, batch, pure=False, retries=TASK_RETRIES
+                    )
+                    futures[future] = indices
                 stream_results(store, name, futures, as_completed(futures), summary, progress)
+        elif not exists:
+            create_label_set(store, spec, name)
         summary.wall_s = time.perf_counter() - start
         summary.counts = store.status_counts(name)
     return summary
+
+
+def warm_workers(client, spec: CalculatorSpec) -> None:
+    """Build the calculator on every connected worker (or here, if none has joined yet)."""
+    try:
+        if client.scheduler_info()["workers"]:
+            client.run(warm_up, spec)
+        else:
+            build_calculator(spec)
+    except InputError:
+        raise
+    except Exception as exc:  # the calculator's own constructor refused the spec
+        raise InputError(f"cannot build '{spec.text}': {type(exc).__name__}: {exc}") from None
 
 
 def stream_results(store, name, futures, completed, summary, progress) -> None:
@@ -153,8 +191,10 @@ def stream_results(store, name, futures, completed, summary, progress) -> None:
                 results = future.result()
             else:  # the task itself was lost (killed workers, retries used up)
                 exc = future.exception()
-                results = [LabelResult(i, Status.FAILED_INFRA,
-                                       error=f"{type(exc).__name__}: {exc}") for i in indices]
+                results = [
+                    LabelResult(i, Status.FAILED_INFRA, error=f"{type(exc).__name__}: {exc}")
+                    for i in indices
+                ]
             buffer.extend(results)
             done += len(results)
             for result in results:

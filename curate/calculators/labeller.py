@@ -8,6 +8,7 @@ physics failure, recorded with its message; the other frames go on.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Sequence
@@ -31,6 +32,11 @@ def cached_calculator(spec: CalculatorSpec) -> Calculator:
     return _CACHE[key]
 
 
+def warm_up(spec: CalculatorSpec) -> str:
+    """Build (and cache) the calculator in this process; returns the class name built."""
+    return type(cached_calculator(spec)).__name__
+
+
 def compute_labels(calc: Calculator, atoms: Atoms) -> dict[str, np.ndarray | float]:
     """Every property ``calc`` gives for ``atoms``; raises whatever the calculator raises."""
     atoms = atoms.copy()
@@ -40,10 +46,8 @@ def compute_labels(calc: Calculator, atoms: Atoms) -> dict[str, np.ndarray | flo
     if "forces" in implemented:
         values["forces"] = np.array(atoms.get_forces(), dtype=float)
     if "stress" in implemented and atoms.pbc.all():
-        try:
+        with contextlib.suppress(PropertyNotImplementedError, NotImplementedError):
             values["stress"] = np.array(atoms.get_stress(voigt=True), dtype=float)
-        except (PropertyNotImplementedError, NotImplementedError):
-            pass
     values.update(band_edges(calc))
     return values
 
@@ -85,8 +89,13 @@ def label_frames(spec: CalculatorSpec, frames: Sequence[tuple[int, Atoms]]) -> l
             calc = cached_calculator(spec)
         results.append(
             LabelResult(
-                frame=index, status=status, values=values, error=error,
-                wall_s=time.perf_counter() - wall, cpu_s=time.process_time() - cpu, host=host,
+                frame=index,
+                status=status,
+                values=values,
+                error=error,
+                wall_s=time.perf_counter() - wall,
+                cpu_s=time.process_time() - cpu,
+                host=host,
             )
         )
     return results

@@ -64,7 +64,7 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise InputError(f"calculator keyword arguments are not JSON or YAML: {exc}") from None
     if not isinstance(value, dict):
-        raise InputError("calculator keyword arguments must be a mapping, e.g. '{\"xc\": \"PBE\"}'")
+        raise InputError('calculator keyword arguments must be a mapping, e.g. \'{"xc": "PBE"}\'')
     return value
 
 

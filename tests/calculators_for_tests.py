@@ -1,0 +1,29 @@
+"""ASE's EMT with the failure modes labelling must survive, importable by Dask workers
+(``ase:calculators_for_tests.FailingEMT``)."""
+
+from __future__ import annotations
+
+import time
+
+from ase.calculators.emt import EMT
+
+
+class FailingEMT(EMT):
+    """EMT that raises, like an unconverged SCF, whenever atom 0 has moved to negative x."""
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        if atoms is not None and atoms.positions[0, 0] < 0:
+            raise RuntimeError("SCF not converged after 100 iterations")
+        super().calculate(atoms, properties, system_changes)
+
+
+class SlowEMT(EMT):
+    """EMT that takes ``delay`` seconds per calculation, so a run can be killed midway."""
+
+    def __init__(self, delay: float = 0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        time.sleep(self.delay)
+        super().calculate(atoms, properties, system_changes)
