@@ -36,11 +36,20 @@ def command(
     allow_close: Annotated[
         bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
     ] = False,
+    relax: Annotated[
+        str | None,
+        typer.Option(help="Relax the system first with this calculator (cached), e.g. chgnet."),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
+    from curate.calculators import parse_spec, require_backend
     from curate.sampling import sample_system
     from curate.store import Store
+
+    relax_with = parse_spec(relax) if relax else None
+    if relax_with is not None:
+        require_backend(relax_with)
 
     params = {"amplitude": amplitude} if amplitude is not None else {}
     batch = sample_system(
@@ -54,6 +63,7 @@ def command(
         occupation_seed=occupation_seed,
         min_distance=min_distance,
         allow_close=allow_close,
+        relax_with=relax_with,
     )
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")

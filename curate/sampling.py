@@ -9,8 +9,10 @@ from typing import Any
 
 from ase import Atoms
 
+from curate.calculators import CalculatorSpec
 from curate.errors import InputError
 from curate.provenance import Provenance
+from curate.relax import relaxed_system
 from curate.samplers import get_sampler
 from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
 from curate.systems import build_system
@@ -38,8 +40,10 @@ def sample_system(
     occupation_seed: int = 0,
     min_distance: float = DEFAULT_MIN_DISTANCE,
     allow_close: bool = False,
+    relax_with: CalculatorSpec | None = None,
 ) -> SampleBatch:
-    """Build ``system``, draw ``n`` frames with ``scheme`` and check every one of them.
+    """Build ``system`` (relaxed with ``relax_with`` if given), draw ``n`` frames with ``scheme``
+    and check every one of them.
 
     A frame with atoms closer than ``min_distance`` is refused (InputError) unless
     ``allow_close``, in which case it is kept and counted.
@@ -51,6 +55,9 @@ def sample_system(
     sampler = get_sampler(scheme, params)
     reference, spec = build_system(system, supercell, br_fraction, occupation_seed)
     check_atoms(reference, min_distance=min_distance, label=f"system {spec.name}")
+    if relax_with is not None:
+        reference = relaxed_system(reference, spec, relax_with)
+        spec = replace(spec, relaxed_with=relax_with.text)
     frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
     n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]

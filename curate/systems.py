@@ -33,6 +33,7 @@ class SystemSpec:
     br_fraction: float | None = None
     occupation_seed: int | None = None
     source: str | None = None
+    relaxed_with: str | None = None
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}

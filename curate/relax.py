@@ -1,0 +1,80 @@
+"""Relaxing a system with a calculator (cell and positions), cached per system and calculator,
+so samplers start from the calculator's own equilibrium."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.filters import FrechetCellFilter
+from ase.io import read, write
+from ase.optimize import BFGS
+
+from curate.calculators import CalculatorSpec, build_calculator
+from curate.errors import InputError
+from curate.systems import SystemSpec
+
+DEFAULT_FMAX = 1e-3
+"""eV/Å; the cell filter scales stress into the same units."""
+
+
+def cache_dir() -> Path:
+    """Where relaxed structures are kept: $CURATE_CACHE/relaxed, or ~/.cache/curate/relaxed."""
+    root = os.environ.get("CURATE_CACHE") or Path.home() / ".cache" / "curate"
+    return Path(root) / "relaxed"
+
+
+def relax(
+    atoms: Atoms, spec: CalculatorSpec, fmax: float = DEFAULT_FMAX, steps: int = 1000
+) -> Atoms:
+    """Positions and cell relaxed with BFGS on a Fréchet cell filter until forces (and the
+    scaled stress) fall below ``fmax``; raises InputError if that takes more than ``steps``."""
+    relaxed = atoms.copy()
+    relaxed.calc = build_calculator(spec)
+    optimizer = BFGS(FrechetCellFilter(relaxed), logfile=None)
+    try:
+        converged = optimizer.run(fmax=fmax, steps=steps)
+    except Exception as exc:  # the calculator cannot handle this system
+        raise InputError(
+            f"relaxation with {spec.text} failed: {type(exc).__name__}: {exc}"
+        ) from None
+    if not converged:
+        raise InputError(f"relaxation with {spec.text} did not converge in {steps} steps")
+    relaxed.info["relaxed_with"] = spec.text
+    relaxed.info["relax_steps"] = optimizer.nsteps
+    energy = relaxed.get_potential_energy()
+    relaxed.calc = None
+    relaxed.info["relaxed_energy"] = float(energy)
+    return relaxed
+
+
+def relaxed_system(
+    atoms: Atoms, system: SystemSpec, spec: CalculatorSpec, fmax: float = DEFAULT_FMAX
+) -> Atoms:
+    """``atoms`` (built from ``system``) relaxed with ``spec``, from the cache when there."""
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                system.as_dict(),
+                spec.canonical(),
+                fmax,
+                atoms.numbers.tolist(),
+                np.round(atoms.positions, 10).tolist(),
+                np.round(atoms.cell.array, 10).tolist(),
+            ],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:20]
+    path = cache_dir() / f"{system.name}-{key}.json"
+    if path.exists():
+        return read(path, format="json")
+    relaxed = relax(atoms, spec, fmax)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    write(tmp, relaxed, format="json")
+    tmp.replace(path)
+    return relaxed
