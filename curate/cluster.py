@@ -41,8 +41,8 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def walltime_seconds(walltime: str) -> int:
-    """Seconds in a ``[D-]HH:MM:SS`` or ``HH:MM`` walltime."""
-    match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2})(?::(\d{2}))?", walltime)
+    """Seconds in a ``[D-]HH:MM:SS`` walltime (the form SLURM and PBS both read the same way)."""
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2}):(\d{2})", walltime)
     if not match:
         raise InputError(f"walltime must look like HH:MM:SS, got '{walltime}'")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
@@ -65,18 +65,24 @@ def jobqueue_cluster(
     lifetime = walltime_seconds(walltime) - DRAIN_MARGIN_S
     if lifetime <= 60:
         raise InputError(f"walltime {walltime} leaves no time to work after the drain margin")
-    cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
-    cluster = cls(
-        cores=cores,
-        processes=1,
-        memory=memory,
-        walltime=walltime,
-        job_script_prologue=[
+    # One task at a time per job, with every core of the job for the calculator.
+    common = {
+        "cores": 1,
+        "processes": 1,
+        "memory": memory,
+        "walltime": walltime,
+        "job_script_prologue": [
             f'export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{thread_env(cores)}"'
         ],
-        worker_extra_args=["--lifetime", f"{lifetime}s", "--lifetime-stagger", "60s"],
-        scheduler_options={"dashboard_address": "127.0.0.1:0"},
-    )
+        "worker_extra_args": ["--lifetime", f"{lifetime}s", "--lifetime-stagger", "60s"],
+        "scheduler_options": {"dashboard_address": "127.0.0.1:0"},
+    }
+    if kind == "slurm":
+        cluster = dask_jobqueue.SLURMCluster(job_cpu=cores, **common)
+    else:
+        cluster = dask_jobqueue.PBSCluster(
+            resource_spec=f"select=1:ncpus={cores}:mem={memory}", **common
+        )
     cluster.adapt(minimum=0, maximum=workers)
     return cluster
 

@@ -236,3 +236,28 @@ def test_a_label_set_keeps_its_calculator(cli, copper_store):
     )
     assert other["ok"] == 24
     assert sorted(cli.json("info", copper_store)["label_sets"]) == ["emt", "emt-asap"]
+
+
+@pytest.mark.parametrize("kind, cpu_line", [("slurm", "--cpus-per-task=8"), ("pbs", "ncpus=8")])
+def test_jobqueue_workers_drain_before_the_walltime(kind, cpu_line):
+    from curate.cluster import jobqueue_cluster
+
+    cluster = jobqueue_cluster(kind, workers=4, cores=8, memory="16GB", walltime="02:00:00")
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert cpu_line in script and "--nthreads 1" in script
+    assert "--lifetime 6900s" in script  # 2 h minus the 5 min drain margin
+    assert "'OMP_NUM_THREADS': '8'" in script
+
+
+def test_walltimes_are_parsed_or_refused():
+    from curate.cluster import walltime_seconds
+    from curate.errors import InputError
+
+    assert walltime_seconds("1-02:00:00") == 26 * 3600
+    assert walltime_seconds("00:30:00") == 1800
+    for ambiguous in ("2h", "30:00"):  # SLURM reads MM:SS where PBS reads HH:MM
+        with pytest.raises(InputError, match="walltime"):
+            walltime_seconds(ambiguous)

@@ -17,7 +17,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 
-from curate.calculators.backends import build_calculator
+from curate.calculators.backends import build_calculator, unsupported_properties
 from curate.calculators.spec import CalculatorSpec
 from curate.labels import LabelResult, Status
 
@@ -37,12 +37,15 @@ def warm_up(spec: CalculatorSpec) -> str:
     return type(cached_calculator(spec)).__name__
 
 
-def compute_labels(calc: Calculator, atoms: Atoms) -> dict[str, np.ndarray | float]:
-    """Every property ``calc`` gives for ``atoms``; raises whatever the calculator raises."""
+def compute_labels(
+    calc: Calculator, atoms: Atoms, skip: frozenset[str] = frozenset()
+) -> dict[str, np.ndarray | float]:
+    """Every property ``calc`` gives for ``atoms`` (but those in ``skip``); raises whatever the
+    calculator raises."""
     atoms = atoms.copy()
     atoms.calc = calc
     values: dict[str, np.ndarray | float] = {"energy": float(atoms.get_potential_energy())}
-    implemented = getattr(calc, "implemented_properties", ())
+    implemented = set(getattr(calc, "implemented_properties", ())) - skip
     if "forces" in implemented:
         values["forces"] = np.array(atoms.get_forces(), dtype=float)
     if "stress" in implemented and atoms.pbc.all():
@@ -75,12 +78,13 @@ def band_edges(calc: Calculator) -> dict[str, float]:
 def label_frames(spec: CalculatorSpec, frames: Sequence[tuple[int, Atoms]]) -> list[LabelResult]:
     """Label ``(store index, atoms)`` pairs with ``spec``; never raises for a frame's failure."""
     calc = cached_calculator(spec)
+    skip = unsupported_properties(spec)
     host = socket.gethostname()
     results = []
     for index, atoms in frames:
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            values, status, error = compute_labels(calc, atoms), Status.OK, ""
+            values, status, error = compute_labels(calc, atoms, skip), Status.OK, ""
         except Exception as exc:  # any calculator error is this frame's physics failure
             message = str(exc).strip().splitlines()
             values, status = {}, Status.FAILED_PHYSICS
