@@ -31,8 +31,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# Everything, the slow, DFT and GPU tests included (install the extras first: pip install -e '.[dft]').
-test-all: $(STAMP)
+# GPAW from PyPI compiles against Debian's libxc and OpenBLAS, with g++ as its C compiler.
+$(VENV)/.installed-dft: $(STAMP)
+	dpkg -s libxc-dev libopenblas-dev >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxc-dev libopenblas-dev)
+	CC=g++ $(BIN)/python -m pip install --quiet -e '.[dev,dft,cluster]' 2>&1 | $(QUIET_PIP)
+	touch $@
+
+# Everything: the slow, DFT (GPAW) and GPU tests too; GPU tests skip without CUDA.
+test-all: $(VENV)/.installed-dft
 	$(BIN)/python -m pytest -q -m ""
 
 lint: $(STAMP)
