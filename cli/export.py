@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from curate.cli.options import Json, StorePath
 from curate.cli.output import emit
 
 from curate.errors import InputError
@@ -14,7 +15,7 @@ FORMATS = ("extxyz",)
 
 
 def command(
-    store: Annotated[Path, typer.Argument(help="A curate store (.zarr).")],
+    store: StorePath,
     out: Annotated[Path, typer.Option(help="File to write.")],
     format: Annotated[str, typer.Option(help="Output format: extxyz.")] = "extxyz",
     label_set: Annotated[
@@ -23,7 +24,7 @@ def command(
     all_frames: Annotated[
         bool, typer.Option(help="Also write frames the label set has no ok labels for.")
     ] = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    json_: Json = False,
 ) -> None:
     """Write a store's frames, with REF_energy/REF_forces/REF_stress labels, to a file."""
     from curate.store import Store

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from curate.cli.options import AllowClose, Json, MinDistance, OutStore
 from curate.cli.output import emit, log
 
 
 def command(
     file: Annotated[Path, typer.Argument(help="Any ASE-readable file (extxyz, CIF, POSCAR, ...).")],
-    out: Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")],
+    out: OutStore,
     label_set: Annotated[
         str | None,
         typer.Option(
@@ -19,13 +20,9 @@ def command(
             "else 'imported')."
         ),
     ] = None,
-    min_distance: Annotated[
-        float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
-    ] = 0.5,
-    allow_close: Annotated[
-        bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
-    ] = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    min_distance: MinDistance = 0.5,
+    allow_close: AllowClose = False,
+    json_: Json = False,
 ) -> None:
     """Append every frame of FILE to the store OUT, keeping energies, forces and stresses."""
     from curate.store.extxyz import import_structures

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from curate.cli.options import Json, StorePath
 from curate.cli.output import emit
 
 
 def command(
-    store: Annotated[Path, typer.Argument(help="A curate store (.zarr).")],
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    store: StorePath,
+    json_: Json = False,
 ) -> None:
     """Frames per scheme and system, and the state of every label set."""
     from curate.store import Store

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from curate.cli.options import Json, StorePath
 from curate.cli.output import emit, stderr
 
 PARTIAL_FAILURE = 3
@@ -13,7 +13,7 @@ PARTIAL_FAILURE = 3
 
 
 def command(
-    store: Annotated[Path, typer.Argument(help="A curate store (.zarr).")],
+    store: StorePath,
     calculator: Annotated[
         str, typer.Option(help="chgnet, emt, gpaw, mace:PATH or ase:module.Class.")
     ] = "chgnet",
@@ -41,8 +41,11 @@ def command(
     retry_failed: Annotated[
         bool, typer.Option(help="Also retry frames whose calculation failed before.")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Frames per Dask task.")] = 1,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Frames per Dask task (default: 16+ tasks per worker, ≤ 8 frames)."),
+    ] = None,
+    json_: Json = False,
 ) -> None:
     """Label every frame of STORE not yet labelled ok; re-running continues where it stopped.
 

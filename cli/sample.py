@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from curate.cli.options import (
+    AllowClose,
+    BrFraction,
+    Json,
+    MinDistance,
+    OccupationSeed,
+    OutStore,
+    Supercell,
+)
 from curate.cli.output import emit, log
 
 
 def command(
     system: Annotated[str, typer.Option(help="Built-in system (Ag3SBr, Ag3SI, Ag3SBrI) or file.")],
-    out: Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")],
+    out: OutStore,
     n: Annotated[int, typer.Option("-n", "--n", help="Number of configurations.")],
     scheme: Annotated[str, typer.Option(help="Sampling scheme (see the sampler registry).")] = (
         "random"
@@ -23,24 +31,16 @@ def command(
         str | None,
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
     ] = None,
-    supercell: Annotated[
-        int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
-    ] = None,
-    br_fraction: Annotated[
-        float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")
-    ] = 0.5,
-    occupation_seed: Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")] = 0,
-    min_distance: Annotated[
-        float, typer.Option(help="Refuse frames with atoms closer than this (Å).")
-    ] = 0.5,
-    allow_close: Annotated[
-        bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
-    ] = False,
+    supercell: Supercell = None,
+    br_fraction: BrFraction = 0.5,
+    occupation_seed: OccupationSeed = 0,
+    min_distance: MinDistance = 0.5,
+    allow_close: AllowClose = False,
     relax: Annotated[
         str | None,
         typer.Option(help="Relax the system first with this calculator (cached), e.g. chgnet."),
     ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    json_: Json = False,
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
     from curate.calculators import parse_spec, require_backend

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from curate.cli.options import BrFraction, Json, OccupationSeed, Supercell
 from curate.cli.output import emit
 
 from curate.errors import InputError
@@ -15,17 +16,13 @@ def command(
     name: Annotated[
         str | None, typer.Argument(help="Built-in system or structure file; omit to list.")
     ] = None,
-    supercell: Annotated[
-        int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
-    ] = None,
-    br_fraction: Annotated[
-        float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")
-    ] = 0.5,
-    occupation_seed: Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")] = 0,
+    supercell: Supercell = None,
+    br_fraction: BrFraction = 0.5,
+    occupation_seed: OccupationSeed = 0,
     write: Annotated[
         Path | None, typer.Option(help="Write the structure here (format from the extension).")
     ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    json_: Json = False,
 ) -> None:
     """List the built-in systems, or describe one (and write it with --write)."""
     from curate.structures import check_atoms, shortest_distance, write_structure

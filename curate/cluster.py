@@ -13,6 +13,12 @@ from typing import Literal
 from curate.errors import InputError
 
 ClusterKind = Literal["local", "slurm", "pbs"]
+WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ": {},
+    "distributed.worker.profile.enabled": False,
+}
+"""Dask settings for labelling workers: see :func:`thread_env` for the first; the second stops
+the worker's 10 ms stack sampling, which slows Python-heavy calculators (graph building)."""
 DRAIN_MARGIN_S = 300
 """Jobqueue workers retire this long before their walltime ends, handing their tasks back."""
 
@@ -110,7 +116,7 @@ def dask_client(
         return
     if cluster == "local":
         n = workers or local_cores()
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": {}}):
+        with dask.config.set(WORKER_CONFIG):
             made = LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,

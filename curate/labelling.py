@@ -115,7 +115,7 @@ def label_store(
     *,
     label_set: str | None = None,
     retry_failed: bool = False,
-    batch_size: int = 1,
+    batch_size: int | None = None,
     client_options: dict | None = None,
     progress: ProgressCallback | None = None,
 ) -> LabelSummary:
@@ -129,7 +129,7 @@ def label_store(
 
     from curate.cluster import dask_client
 
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
     require_backend(spec)
     with Store.open(path, "a") as store:
@@ -150,9 +150,12 @@ def label_store(
                 if not exists:
                     create_label_set(store, spec, name)
                 futures = {}
-                for lo in range(0, len(todo), batch_size):
-                    indices = todo[lo : lo + batch_size].tolist()
-                    batch = list(zip(indices, frames[lo : lo + batch_size], strict=True))
+                size = batch_size or auto_batch_size(
+                    len(todo), worker_count(client, client_options)
+                )
+                for lo in range(0, len(todo), size):
+                    indices = todo[lo : lo + size].tolist()
+                    batch = list(zip(indices, frames[lo : lo + size], strict=True))
                     future = client.submit(
                         label_frames, spec, batch, pure=False, retries=TASK_RETRIES
                     )
@@ -163,6 +166,22 @@ def label_store(
         summary.wall_s = time.perf_counter() - start
         summary.counts = store.status_counts(name)
     return summary
+
+
+def auto_batch_size(n_frames: int, n_workers: int) -> int:
+    """Frames per task: at least 16 tasks per worker, so no worker idles long at the end, and at
+    most 8 frames a task.
+
+    Fewer, larger tasks pay Dask's per-task cost less often: CHGNet on 200 40-atom frames with 2
+    workers took 0.085 s a frame with one frame per task and 0.069 s with eight.
+    """
+    return max(1, min(8, n_frames // (16 * max(1, n_workers))))
+
+
+def worker_count(client, options: dict | None) -> int:
+    """Workers connected now, or those asked for (an adaptive cluster may start with none)."""
+    connected = len(client.scheduler_info()["workers"])
+    return connected or (options or {}).get("workers") or 1
 
 
 def warm_workers(client, spec: CalculatorSpec) -> None:

@@ -51,20 +51,7 @@ def snapshot():
 def random_store(tmp_path: Path, cli: Cli) -> Path:
     """A store of 12 random-displacement Ag3SBr frames."""
     path = tmp_path / "S.zarr"
-    result = cli(
-        "sample",
-        "--system",
-        "Ag3SBr",
-        "--scheme",
-        "random",
-        "-n",
-        "12",
-        "--amplitude",
-        "0.1:0.8",
-        "--seed",
-        "1",
-        "--out",
-        path,
-    )
+    args = ["sample", "--system", "Ag3SBr", "-n", "12", "--amplitude", "0.1:0.8", "--seed", "1"]
+    result = cli(*args, "--out", path)
     assert result.exit_code == 0, result.stderr
     return path

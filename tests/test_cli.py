@@ -16,21 +16,8 @@ from curate.systems import build_system
 
 def test_documented_invocations(cli, tmp_path):
     store, xyz, copy = tmp_path / "S.zarr", tmp_path / "S.xyz", tmp_path / "T.zarr"
-    sampled = cli.json(
-        "sample",
-        "--system",
-        "Ag3SBr",
-        "--scheme",
-        "random",
-        "-n",
-        "40",
-        "--amplitude",
-        "0.1:0.8",
-        "--seed",
-        "1",
-        "--out",
-        store,
-    )
+    documented = "sample --system Ag3SBr --scheme random -n 40 --amplitude 0.1:0.8 --seed 1 --out"
+    sampled = cli.json(*documented.split(), store)
     assert sampled["added"] == 40 and sampled["schemes"] == {"random": 40}
     info = cli.json("info", store)
     assert info["n_frames"] == 40 and info["schemes"] == {"random": 40}
@@ -41,22 +28,7 @@ def test_documented_invocations(cli, tmp_path):
     assert imported["added"] == 40
     assert cli.json("info", copy)["schemes"] == {"random": 40}
     # Same seed again: identical frames, so the append adds nothing; a new seed appends.
-    assert (
-        cli.json(
-            "sample",
-            "--system",
-            "Ag3SBr",
-            "-n",
-            "40",
-            "--amplitude",
-            "0.1:0.8",
-            "--seed",
-            "1",
-            "--out",
-            store,
-        )["duplicates"]
-        == 40
-    )
+    assert cli.json(*documented.split(), store)["duplicates"] == 40
     assert (
         cli.json("sample", "--system", "Ag3SBr", "-n", "5", "--seed", "2", "--out", store)[
             "n_frames"

@@ -1,0 +1,21 @@
+"""Options several commands share, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Json = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+StorePath = Annotated[Path, typer.Argument(help="A curate store (.zarr).")]
+OutStore = Annotated[Path, typer.Option(help="Store to create or append to (.zarr).")]
+Supercell = Annotated[
+    int | None, typer.Option(help="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1).")
+]
+BrFraction = Annotated[float, typer.Option(help="Ag3SBrI: Br share of the halide sites.")]
+OccupationSeed = Annotated[int, typer.Option(help="Ag3SBrI: seed of the Br/I occupation.")]
+MinDistance = Annotated[float, typer.Option(help="Refuse frames with atoms closer than this (Å).")]
+AllowClose = Annotated[
+    bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
+]
