@@ -109,6 +109,7 @@ def command(
         "pending": counts["pending"],
         "wall_s": round(summary.wall_s, 3),
         "frames_per_s": round(summary.frames_per_s, 3),
+        "steady_frames_per_s": round(summary.steady_frames_per_s, 3),
     }
 
     def render(console):

@@ -15,10 +15,8 @@ from curate.errors import InputError
 ClusterKind = Literal["local", "slurm", "pbs"]
 WORKER_CONFIG = {
     "distributed.nanny.pre-spawn-environ": {},
-    "distributed.worker.profile.enabled": False,
 }
-"""Dask settings for labelling workers: see :func:`thread_env` for the first; the second stops
-the worker's 10 ms stack sampling, which slows Python-heavy calculators (graph building)."""
+"""Dask settings for labelling workers: see :func:`thread_env`."""
 DRAIN_MARGIN_S = 300
 """Jobqueue workers retire this long before their walltime ends, handing their tasks back."""
 
