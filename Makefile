@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/curate systems
 	$(BIN)/curate sample --system Ag3SBr --scheme random -n 200 --amplitude 0.1:0.8 --seed 1 \
-		--out $(DEMO)/quickstart.zarr
+		--relax chgnet --out $(DEMO)/quickstart.zarr
+	$(BIN)/curate label $(DEMO)/quickstart.zarr --calculator chgnet
 	$(BIN)/curate info $(DEMO)/quickstart.zarr
 	$(BIN)/curate export $(DEMO)/quickstart.zarr --format extxyz --out $(DEMO)/quickstart.xyz
 
