@@ -49,6 +49,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store_read.py --out benchmarks/results/store_read.json
+	$(BIN)/python benchmarks/label_throughput.py --out benchmarks/results/label_throughput.json
 
 # docs/cli.md is generated from the commands' own help (a test checks it is current).
 docs: $(STAMP)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from ase.build import bulk
+from report import write_report
 
 from curate.cluster import local_cores
 from curate.samplers import get_sampler
@@ -81,6 +81,17 @@ def pipeline(calculator: str, path: Path, workers: int) -> dict:
         "wall_s": wall,
         "startup_s": summary.startup_s,
         "steady_s": summary.wall_s - summary.startup_s,
+    }
+
+
+def scaling(one: dict, two: dict) -> dict:
+    """Two workers against one, end to end and in steady state."""
+    return {
+        "one_worker": one,
+        "two_workers": two,
+        "ratio_end_to_end": one["wall_s"] / two["wall_s"],
+        "ratio_steady": one["steady_s"] / two["steady_s"],
+        "goal": 1.7,
     }
 
 
@@ -146,28 +157,12 @@ def main() -> None:
             "overhead_per_frame_ms_end_to_end": 1e3 * (emt["wall_s"] - plain_emt["wall_s"]) / n,
             "overhead_per_frame_ms_steady": 1e3 * (emt["steady_s"] - plain_emt["steady_s"]) / n,
         },
-        "c_chgnet_2_vs_1_worker": {
-            "one_worker": one,
-            "two_workers": two,
-            "ratio_end_to_end": one["wall_s"] / two["wall_s"],
-            "ratio_steady": one["steady_s"] / two["steady_s"],
-            "goal": 1.7,
-        },
-        "c_emt500_2_vs_1_worker": {
-            "one_worker": results["pipeline-emt500-1"],
-            "two_workers": results["pipeline-emt500-2"],
-            "ratio_end_to_end": results["pipeline-emt500-1"]["wall_s"]
-            / results["pipeline-emt500-2"]["wall_s"],
-            "ratio_steady": results["pipeline-emt500-1"]["steady_s"]
-            / results["pipeline-emt500-2"]["steady_s"],
-            "goal": 1.7,
-        },
-        "python": platform.python_version(),
-        "machine": platform.machine(),
+        "c_chgnet_2_vs_1_worker": scaling(one, two),
+        "c_emt500_2_vs_1_worker": scaling(
+            results["pipeline-emt500-1"], results["pipeline-emt500-2"]
+        ),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

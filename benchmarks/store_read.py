@@ -19,19 +19,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import platform
 import time
 from pathlib import Path
 
-import ase
 import numpy as np
-import zarr
 from ase.calculators.lj import LennardJones
 from ase.io import read
+from report import write_report
 from rich.progress import track
 
-from curate import __version__
 from curate.labels import LabelResult, Status
 from curate.samplers import get_sampler
 from curate.store import Store
@@ -139,18 +135,8 @@ def main() -> None:
         },
         "goal": {"arrays": 20, "atoms": 5},
         "extxyz_mb": xyz_path.stat().st_size / 1e6,
-        "versions": {
-            "curate": __version__,
-            "ase": ase.__version__,
-            "zarr": zarr.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        "machine": platform.machine(),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":
