@@ -31,6 +31,16 @@ def command(
         str | None,
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
     ] = None,
+    temperature: Annotated[float | None, typer.Option(help="phonon: temperature in K.")] = None,
+    statistics: Annotated[
+        str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")
+    ] = None,
+    imaginary: Annotated[
+        str | None, typer.Option(help="phonon: imaginary modes at |ω| (abs, default) or skip.")
+    ] = None,
+    calculator: Annotated[
+        str | None, typer.Option(help="phonon: calculator for the force constants (chgnet).")
+    ] = None,
     supercell: Supercell = None,
     br_fraction: BrFraction = 0.5,
     occupation_seed: OccupationSeed = 0,
@@ -51,7 +61,14 @@ def command(
     if relax_with is not None:
         require_backend(relax_with)
 
-    params = {"amplitude": amplitude} if amplitude is not None else {}
+    options = {
+        "amplitude": amplitude,
+        "temperature": temperature,
+        "statistics": statistics,
+        "imaginary": imaginary,
+        "calculator": calculator,
+    }
+    params = {key: value for key, value in options.items() if value is not None}
     batch = sample_system(
         system,
         scheme,
@@ -65,6 +82,12 @@ def command(
         allow_close=allow_close,
         relax_with=relax_with,
     )
+    n_imaginary = batch.provenance[0].params.get("n_imaginary", 0)
+    if n_imaginary and batch.provenance[0].params.get("imaginary") == "abs":
+        log(
+            f"warning: {n_imaginary} imaginary modes sampled at |ω| (--imaginary abs): the "
+            "harmonic approximation does not hold for this structure"
+        )
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")
     with Store.open_or_create(out) as store:

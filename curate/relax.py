@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -14,18 +12,13 @@ from ase.filters import FrechetCellFilter
 from ase.io import read, write
 from ase.optimize import BFGS
 
+from curate.cache import cache_root
 from curate.calculators import CalculatorSpec, build_calculator
 from curate.errors import InputError
 from curate.systems import SystemSpec
 
 DEFAULT_FMAX = 1e-3
 """eV/Å; the cell filter scales stress into the same units."""
-
-
-def cache_dir() -> Path:
-    """Where relaxed structures are kept: $CURATE_CACHE/relaxed, or ~/.cache/curate/relaxed."""
-    root = os.environ.get("CURATE_CACHE") or Path.home() / ".cache" / "curate"
-    return Path(root) / "relaxed"
 
 
 def relax(
@@ -69,7 +62,7 @@ def relaxed_system(
             sort_keys=True,
         ).encode()
     ).hexdigest()[:20]
-    path = cache_dir() / f"{system.name}-{key}.json"
+    path = cache_root("relaxed") / f"{system.name}-{key}.json"
     if path.exists():
         return read(path, format="json")
     relaxed = relax(atoms, spec, fmax)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ase.build import bulk
 
 from curate.errors import InputError
 from curate.samplers import SAMPLERS, get_sampler
@@ -17,9 +18,28 @@ def reference():
     return build_system("Ag3SBrI")[0]
 
 
+def copper():
+    return bulk("Cu", cubic=True).repeat(2)
+
+
+CONTRACT_CASES = {
+    "random": ({}, lambda: build_system("Ag3SBrI")[0]),
+    "phonon": ({"temperature": 300, "calculator": "emt"}, copper),
+}
+"""Parameters and a reference structure for each registered sampler (EMT where one needs a
+calculator, to stay fast)."""
+
+
+def test_every_sampler_has_a_contract_case():
+    assert set(CONTRACT_CASES) == set(SAMPLERS)
+
+
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
-def test_sampler_contract(name, reference):
-    sampler = get_sampler(name)
+def test_sampler_contract(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path))
+    params, make_reference = CONTRACT_CASES[name]
+    reference = make_reference()
+    sampler = get_sampler(name, params)
     frames, provenance = sampler.sample(reference, 5, seed=7, system="Ag3SBrI")
     again, _ = sampler.sample(reference, 5, seed=7, system="Ag3SBrI")
     other, _ = sampler.sample(reference, 5, seed=8, system="Ag3SBrI")

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
 from typing import Any
 
 from ase.calculators.calculator import Calculator
@@ -90,6 +91,9 @@ def _build(spec: CalculatorSpec) -> Calculator:
         case "chgnet":
             from chgnet.model import CHGNet
             from chgnet.model.dynamics import CHGNetCalculator
+
+            # CHGNet 0.4 warns on every prediction about a tensor it builds from its own volumes.
+            warnings.filterwarnings("ignore", "Converting a tensor with requires_grad")
 
             model = CHGNet.load(verbose=False)
             return CHGNetCalculator(model=model, use_device=torch_device(), **kwargs)

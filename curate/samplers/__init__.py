@@ -7,10 +7,12 @@ from typing import Any, Final
 
 from curate.errors import InputError
 from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.phonon import PhononDisplacements
 from curate.samplers.random_displacement import RandomDisplacements
 
 SAMPLERS: Final[dict[str, type[Sampler]]] = {
     RandomDisplacements.name: RandomDisplacements,
+    PhononDisplacements.name: PhononDisplacements,
 }
 
 

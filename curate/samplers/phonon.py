@@ -1,0 +1,92 @@
+"""Phonon-informed thermal displacements (Benítez et al., Eq. 3).
+
+Gaussian normal-mode coordinates over the cell's commensurate q-points, with variances from
+Bose–Einstein occupation at T (``quantum``) or equipartition (``classical``); the acoustic modes
+at Γ are left out. phonopy's ``RandomDisplacements`` does the sampling. Imaginary modes follow a
+named policy: ``abs`` samples them at |ω| (phonopy's choice), ``skip`` leaves them out.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+from ase import Atoms
+from pydantic import Field
+
+from curate.calculators import parse_spec
+from curate.phonons import gamma_frequencies, harmonic_force_constants
+from curate.provenance import Provenance
+from curate.samplers.base import Sampler, SamplerParams
+from curate.store.uid import atoms_uid
+
+CUTOFF_THZ = 0.01
+"""Modes below this |frequency| (the Γ acoustic modes) are not sampled."""
+ROUND_DECIMALS = 9
+"""Displacements are rounded to 1e-9 Å: phonopy reproduces a seeded snapshot only to roundoff
+(1e-15 Å here), and exact repeats are what lets a re-run with the same seed add no duplicates."""
+
+
+class PhononParams(SamplerParams):
+    """Temperature (K), statistics, imaginary-mode policy and the calculator for the force
+    constants."""
+
+    temperature: float = Field(gt=0)
+    statistics: Literal["quantum", "classical"] = "quantum"
+    imaginary: Literal["abs", "skip"] = "abs"
+    calculator: str = "chgnet"
+
+
+class PhononDisplacements(Sampler):
+    """Thermal displacements along the harmonic phonons of the reference structure."""
+
+    name: ClassVar[str] = "phonon"
+    Params: ClassVar[type[SamplerParams]] = PhononParams
+
+    def sample(
+        self, reference: Atoms, n: int, seed: int, system: str = ""
+    ) -> tuple[list[Atoms], list[Provenance]]:
+        from phonopy.phonon.random_displacements import RandomDisplacements
+
+        p = self.params
+        fc = harmonic_force_constants(reference, parse_spec(p.calculator))
+        phonon = fc.phonon
+        frequencies = gamma_frequencies(phonon)
+        sampler = RandomDisplacements(
+            phonon.supercell,
+            phonon.primitive,
+            phonon.force_constants,
+            dist_func=p.statistics,
+            cutoff_frequency=CUTOFF_THZ,
+        )
+        n_imaginary = int((frequencies < -CUTOFF_THZ).sum())
+        if p.imaginary == "skip" and n_imaginary:
+            sampler.frequencies = np.where(sampler.frequencies < 0, 0.0, sampler.frequencies)
+        sampler.run(p.temperature, number_of_snapshots=n, random_seed=seed)
+        parent = atoms_uid(reference)
+        common = {
+            "statistics": p.statistics,
+            "imaginary": p.imaginary,
+            "calculator": p.calculator,
+            "n_imaginary": n_imaginary,
+            "lowest_thz": float(frequencies.min()),
+            "cost": {"force_constant_calls": fc.calls, "force_constant_cpu_s": fc.cpu_s},
+        }
+        frames, provenance = [], []
+        for i, u in enumerate(sampler.u):
+            atoms = reference.copy()
+            atoms.calc = None
+            atoms.info.clear()
+            atoms.positions += np.round(u, ROUND_DECIMALS)
+            frames.append(atoms)
+            provenance.append(
+                Provenance(
+                    scheme=self.name,
+                    system=system,
+                    seed=seed,
+                    parent=parent,
+                    temperature=p.temperature,
+                    params={**common, "draw": i},
+                )
+            )
+        return frames, provenance

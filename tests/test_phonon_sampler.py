@@ -1,0 +1,120 @@
+"""Phonon-informed sampling against phonopy's own thermal displacements."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.units import _amu, _k
+
+from curate.calculators import parse_spec
+from curate.errors import InputError
+from curate.phonons import gamma_frequencies, harmonic_force_constants
+from curate.samplers import get_sampler
+
+T = 300.0
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+
+
+def cu3au(repeat: int = 2) -> Atoms:
+    """L1₂ Cu₃Au (EMT knows both, and the lattice is dynamically stable)."""
+    a = 3.75
+    cell = Atoms(
+        "AuCu3",
+        scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
+        cell=np.eye(3) * a,
+        pbc=True,
+    )
+    from curate.relax import relax
+
+    return relax(cell, parse_spec("emt")).repeat(repeat)
+
+
+def classical_reference(phonon, masses: np.ndarray) -> np.ndarray:
+    """⟨u²⟩ per atom and direction (Å²) from phonopy's eigensolutions: Σ_ν kT |e|² / (m ω²)."""
+    phonon.run_qpoints([[0, 0, 0]], with_eigenvectors=True)
+    result = phonon.get_qpoints_dict()
+    freqs, vectors = result["frequencies"][0], result["eigenvectors"][0]
+    keep = freqs > 0.01
+    omega = 2 * np.pi * freqs[keep] * 1e12
+    weights = np.abs(vectors[:, keep]) ** 2 / omega**2
+    per_dof = weights.sum(axis=1).reshape(-1, 3)
+    return _k * T * per_dof / (masses[:, None] * _amu) * 1e20
+
+
+@pytest.mark.parametrize("statistics", ["classical", "quantum"])
+def test_sampled_mean_square_displacements_match_phonopy(statistics):
+    reference = cu3au()
+    spec = parse_spec("emt")
+    frames, provenance = get_sampler(
+        "phonon", {"temperature": T, "statistics": statistics, "calculator": "emt"}
+    ).sample(reference, 300, seed=4)
+    phonon = harmonic_force_constants(reference, spec).phonon
+    assert (gamma_frequencies(phonon) > -1e-3).all()
+    if statistics == "classical":
+        expected = classical_reference(phonon, reference.get_masses())
+    else:
+        phonon.run_mesh([1, 1, 1], with_eigenvectors=True, is_mesh_symmetry=False)
+        phonon.run_thermal_displacements(temperatures=[T], freq_min=0.01)
+        expected = phonon.get_thermal_displacements_dict()["thermal_displacements"][0]
+        expected = np.asarray(expected).reshape(-1, 3)
+    u = np.array([f.positions - reference.positions for f in frames])
+    sampled = (u**2).mean(axis=0)
+    for symbol in ("Cu", "Au"):
+        mask = reference.symbols == symbol
+        assert sampled[mask].mean() == pytest.approx(expected[mask].mean(), rel=0.05), symbol
+    assert provenance[0].temperature == T and provenance[0].params["statistics"] == statistics
+    assert provenance[0].params["cost"]["force_constant_calls"] >= 1
+
+
+def test_quantum_exceeds_classical_at_low_temperature():
+    reference = cu3au(1)
+    ms = {}
+    for statistics in ("classical", "quantum"):
+        frames, _ = get_sampler(
+            "phonon", {"temperature": 20.0, "statistics": statistics, "calculator": "emt"}
+        ).sample(reference, 200, seed=1)
+        ms[statistics] = np.mean([(f.positions - reference.positions) ** 2 for f in frames])
+    assert ms["quantum"] > 1.5 * ms["classical"]  # zero-point motion
+
+
+def test_force_constants_are_cached_with_their_cost(monkeypatch):
+    reference = cu3au(1)
+    first = harmonic_force_constants(reference, parse_spec("emt"))
+    monkeypatch.setattr("curate.phonons.build_calculator", lambda spec: 1 / 0)
+    again = harmonic_force_constants(reference, parse_spec("emt"))
+    assert again.cached and not first.cached and again.calls == first.calls
+    assert np.allclose(again.phonon.force_constants, first.phonon.force_constants)
+
+
+def test_skip_leaves_imaginary_modes_out_and_abs_keeps_them():
+    # A square of four like atoms at the wrong spacing has unstable modes under EMT.
+    reference = Atoms(
+        "Cu4",
+        positions=[(0, 0, 0), (2.2, 0, 0), (0, 2.2, 0), (2.2, 2.2, 0)],
+        cell=[4.4, 4.4, 3.0],
+        pbc=True,
+    )
+    params = {"temperature": T, "calculator": "emt", "statistics": "classical"}
+    abs_frames, prov = get_sampler("phonon", {**params, "imaginary": "abs"}).sample(
+        reference, 50, 0
+    )
+    skip_frames, _ = get_sampler("phonon", {**params, "imaginary": "skip"}).sample(reference, 50, 0)
+    if prov[0].params["n_imaginary"] == 0:
+        pytest.skip("no imaginary mode in this test cell")
+    spread = [
+        np.mean([(f.positions - reference.positions) ** 2 for f in frames])
+        for frames in (abs_frames, skip_frames)
+    ]
+    assert spread[1] < spread[0]
+
+
+def test_temperature_is_required_and_positive():
+    with pytest.raises(InputError, match="temperature"):
+        get_sampler("phonon", {})
+    with pytest.raises(InputError, match="temperature"):
+        get_sampler("phonon", {"temperature": -5})
