@@ -31,7 +31,9 @@ def command(
         str | None,
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="phonon: temperature in K.")] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="phonon, aimd: temperature in K.")
+    ] = None,
     statistics: Annotated[
         str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")
     ] = None,
@@ -39,7 +41,16 @@ def command(
         str | None, typer.Option(help="phonon: imaginary modes at |ω| (abs, default) or skip.")
     ] = None,
     calculator: Annotated[
-        str | None, typer.Option(help="phonon: calculator for the force constants (chgnet).")
+        str | None,
+        typer.Option(help="phonon: for the force constants; aimd: the MD force field (chgnet)."),
+    ] = None,
+    stride: Annotated[int | None, typer.Option(help="aimd: MD steps between kept frames.")] = None,
+    timestep: Annotated[float | None, typer.Option(help="aimd: timestep in fs (4).")] = None,
+    equilibration: Annotated[
+        int | None, typer.Option(help="aimd: MD steps before the first frame (200).")
+    ] = None,
+    thermostat: Annotated[
+        str | None, typer.Option(help="aimd: langevin (default) or nose-hoover.")
     ] = None,
     supercell: Supercell = None,
     br_fraction: BrFraction = 0.5,
@@ -54,7 +65,7 @@ def command(
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
     from curate.calculators import parse_spec, require_backend
-    from curate.sampling import sample_system
+    from curate.sampling import append_batch, sample_system
     from curate.store import Store
 
     relax_with = parse_spec(relax) if relax else None
@@ -67,6 +78,10 @@ def command(
         "statistics": statistics,
         "imaginary": imaginary,
         "calculator": calculator,
+        "stride": stride,
+        "timestep": timestep,
+        "equilibration": equilibration,
+        "thermostat": thermostat,
     }
     params = {key: value for key, value in options.items() if value is not None}
     batch = sample_system(
@@ -91,7 +106,7 @@ def command(
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")
     with Store.open_or_create(out) as store:
-        added = store.append(batch.frames, batch.provenance)
+        added = append_batch(store, batch)
         payload = {
             "store": str(out),
             "scheme": scheme,

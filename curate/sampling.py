@@ -9,11 +9,14 @@ from typing import Any
 
 from ase import Atoms
 
-from curate.calculators import CalculatorSpec
+from curate.calculators import CalculatorSpec, parse_spec
 from curate.errors import InputError
+from curate.labelling import check_label_set, create_label_set
+from curate.labels import LabelResult, Status
 from curate.provenance import Provenance
 from curate.relax import relaxed_system
 from curate.samplers import get_sampler
+from curate.store import AppendResult, Store
 from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
 from curate.systems import build_system
 
@@ -26,6 +29,8 @@ class SampleBatch:
     frames: list[Atoms]
     provenance: list[Provenance]
     n_close: int
+    labels_from: CalculatorSpec | None = None
+    """The calculator whose energies/forces/stress the frames carry (MD schemes)."""
 
 
 def sample_system(
@@ -61,4 +66,25 @@ def sample_system(
     frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
     n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
-    return SampleBatch(frames, provenance, n_close)
+    labels_from = getattr(sampler, "labels_from", None)
+    return SampleBatch(
+        frames, provenance, n_close, parse_spec(labels_from) if labels_from else None
+    )
+
+
+def append_batch(store: Store, batch: SampleBatch) -> AppendResult:
+    """Append a batch; labels the frames carry go into their calculator's label set."""
+    added = store.append(batch.frames, batch.provenance)
+    spec = batch.labels_from
+    if spec is None or not len(added.indices):
+        return added
+    name = spec.default_label_set
+    if not check_label_set(store, spec, name):
+        create_label_set(store, spec, name)
+    results = []
+    for index, k in zip(added.indices, added.kept, strict=True):
+        carried = batch.frames[k].calc.results
+        values = {p: carried[p] for p in ("energy", "forces", "stress") if p in carried}
+        results.append(LabelResult(int(index), Status.OK, values))
+    store.write_labels(name, results)
+    return added

@@ -25,6 +25,10 @@ def copper():
 CONTRACT_CASES = {
     "random": ({}, lambda: build_system("Ag3SBrI")[0]),
     "phonon": ({"temperature": 300, "calculator": "emt"}, copper),
+    "aimd": (
+        {"temperature": 300, "calculator": "emt", "equilibration": 4, "stride": 2, "timestep": 2},
+        copper,
+    ),
 }
 """Parameters and a reference structure for each registered sampler (EMT where one needs a
 calculator, to stay fast)."""

@@ -7,12 +7,14 @@ from typing import Any, Final
 
 from curate.errors import InputError
 from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.molecular_dynamics import MolecularDynamics
 from curate.samplers.phonon import PhononDisplacements
 from curate.samplers.random_displacement import RandomDisplacements
 
 SAMPLERS: Final[dict[str, type[Sampler]]] = {
     RandomDisplacements.name: RandomDisplacements,
     PhononDisplacements.name: PhononDisplacements,
+    MolecularDynamics.name: MolecularDynamics,
 }
 
 
