@@ -38,7 +38,7 @@ def command(
         str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")
     ] = None,
     imaginary: Annotated[
-        str | None, typer.Option(help="phonon: imaginary modes at |ω| (abs, default) or skip.")
+        str | None, typer.Option(help="phonon: renormalize (default, MD at T), abs (|ω|) or skip.")
     ] = None,
     calculator: Annotated[
         str | None,
@@ -97,11 +97,11 @@ def command(
         allow_close=allow_close,
         relax_with=relax_with,
     )
-    n_imaginary = batch.provenance[0].params.get("n_imaginary", 0)
-    if n_imaginary and batch.provenance[0].params.get("imaginary") == "abs":
+    first = batch.provenance[0].params
+    if first.get("n_imaginary") and first.get("imaginary") != "skip":
         log(
-            f"warning: {n_imaginary} imaginary modes sampled at |ω| (--imaginary abs): the "
-            "harmonic approximation does not hold for this structure"
+            f"warning: {first['n_imaginary']} imaginary modes sampled at |ω| "
+            f"(--imaginary {first['imaginary']}): these modes are not thermal"
         )
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.constraints import FixCom
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from curate.calculators import CalculatorSpec, build_calculator
@@ -52,8 +53,14 @@ def run_md(
     if thermostat == "langevin":
         from ase.md.langevin import Langevin
 
+        atoms.set_constraint(FixCom())
         dyn = Langevin(
-            atoms, timestep, temperature_K=temperature, friction=0.01 / units.fs, rng=rng
+            atoms,
+            timestep,
+            temperature_K=temperature,
+            friction=0.01 / units.fs,
+            fixcm=False,
+            rng=rng,
         )
     else:
         from ase.md.nose_hoover_chain import NoseHooverChainNVT
@@ -63,7 +70,11 @@ def run_md(
 
     def keep() -> None:
         frame = atoms.copy()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        frame.set_constraint()
+        results = {
+            "energy": atoms.get_potential_energy(),
+            "forces": atoms.get_forces(apply_constraint=False),
+        }
         if "stress" in calc.implemented_properties and atoms.pbc.all():
             results["stress"] = atoms.get_stress()
         frame.calc = SinglePointCalculator(frame, **results)

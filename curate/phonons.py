@@ -106,3 +106,66 @@ def gamma_frequencies(phonon) -> np.ndarray:
     """Frequencies (THz; imaginary as negative) at the commensurate q-points of the cell."""
     phonon.run_qpoints([[0, 0, 0]])
     return phonon.get_qpoints_dict()["frequencies"][0]
+
+
+def renormalized_force_constants(
+    atoms: Atoms,
+    spec: CalculatorSpec,
+    temperature: float,
+    snapshots: int = 80,
+    stride: int = 10,
+    equilibration: int = 200,
+    timestep_fs: float = 4.0,
+    seed: int = 0,
+) -> ForceConstants:
+    """Effective harmonic force constants at ``temperature``: a least-squares fit (phonopy with
+    symfc) to displacement–force pairs from NVT MD with the same calculator. Cached."""
+    import phonopy
+    from ase.geometry import find_mic
+
+    from curate.md import run_md
+
+    settings = [temperature, snapshots, stride, equilibration, timestep_fs, seed]
+    key = (
+        _key(atoms, spec, DISPLACEMENT)
+        + hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
+    )
+    path = cache_root("force-constants") / f"renormalized-{key}.yaml"
+    meta_path = path.with_suffix(".json")
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        phonon = phonopy.load(path, produce_fc=False, log_level=0)
+        return ForceConstants(phonon, meta["calls"], meta["cpu_s"], cached=True)
+    trajectory = run_md(
+        atoms, spec, temperature, snapshots, stride, equilibration, timestep_fs, seed
+    )
+    displacements = np.array(
+        [
+            find_mic(frame.positions - atoms.positions, atoms.cell, atoms.pbc)[0]
+            for frame in trajectory.frames
+        ]
+    )
+    forces = np.array([frame.get_forces() for frame in trajectory.frames])
+    phonon = phonopy.Phonopy(
+        to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P"
+    )
+    phonon.dataset = {"displacements": displacements, "forces": forces}
+    phonon.produce_force_constants(fc_calculator="symfc")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    phonon.save(path, settings={"force_constants": True})
+    meta_path.write_text(
+        json.dumps(
+            {
+                "calls": trajectory.calls,
+                "cpu_s": trajectory.cpu_s,
+                "calculator": spec.text,
+                "settings": settings,
+            }
+        )
+    )
+    return ForceConstants(
+        phonopy.load(path, produce_fc=False, log_level=0),
+        trajectory.calls,
+        trajectory.cpu_s,
+        cached=False,
+    )

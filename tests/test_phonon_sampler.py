@@ -50,9 +50,8 @@ def classical_reference(phonon, masses: np.ndarray) -> np.ndarray:
 def test_sampled_mean_square_displacements_match_phonopy(statistics):
     reference = cu3au()
     spec = parse_spec("emt")
-    frames, provenance = get_sampler(
-        "phonon", {"temperature": T, "statistics": statistics, "calculator": "emt"}
-    ).sample(reference, 300, seed=4)
+    params = {"temperature": T, "statistics": statistics, "calculator": "emt", "imaginary": "abs"}
+    frames, provenance = get_sampler("phonon", params).sample(reference, 300, seed=4)
     phonon = harmonic_force_constants(reference, spec).phonon
     assert (gamma_frequencies(phonon) > -1e-3).all()
     if statistics == "classical":
@@ -75,9 +74,13 @@ def test_quantum_exceeds_classical_at_low_temperature():
     reference = cu3au(1)
     ms = {}
     for statistics in ("classical", "quantum"):
-        frames, _ = get_sampler(
-            "phonon", {"temperature": 20.0, "statistics": statistics, "calculator": "emt"}
-        ).sample(reference, 200, seed=1)
+        params = {
+            "temperature": 20.0,
+            "statistics": statistics,
+            "calculator": "emt",
+            "imaginary": "abs",
+        }
+        frames, _ = get_sampler("phonon", params).sample(reference, 200, seed=1)
         ms[statistics] = np.mean([(f.positions - reference.positions) ** 2 for f in frames])
     assert ms["quantum"] > 1.5 * ms["classical"]  # zero-point motion
 
@@ -118,3 +121,75 @@ def test_temperature_is_required_and_positive():
         get_sampler("phonon", {})
     with pytest.raises(InputError, match="temperature"):
         get_sampler("phonon", {"temperature": -5})
+
+
+def per_species_msd(frames, reference) -> dict[str, float]:
+    from ase.geometry import find_mic
+
+    u = np.array(
+        [find_mic(f.positions - reference.positions, reference.cell, True)[0] for f in frames]
+    )
+    return {s: float((u[:, reference.symbols == s] ** 2).mean()) for s in ("Cu", "Au")}
+
+
+def test_renormalized_sampling_reproduces_md_displacements():
+    """Effective force constants fitted to MD at T give MD's per-species ⟨u²⟩ (checked against
+    an independent MD run with another seed)."""
+    from curate.md import run_md
+
+    reference = cu3au()
+    params = {"temperature": 600.0, "statistics": "classical", "calculator": "emt"}
+    frames, provenance = get_sampler("phonon", params).sample(reference, 300, seed=2)
+    md = run_md(
+        reference,
+        parse_spec("emt"),
+        600.0,
+        n_frames=150,
+        stride=10,
+        equilibration=300,
+        timestep_fs=4.0,
+        seed=11,
+    )
+    sampled, expected = per_species_msd(frames, reference), per_species_msd(md.frames, reference)
+    for symbol in ("Cu", "Au"):
+        assert sampled[symbol] == pytest.approx(expected[symbol], rel=0.15), symbol
+    cost = provenance[0].params["cost"]
+    assert cost["renormalization_md_calls"] == 1 + 200 + 80 * 10
+    assert provenance[0].params["imaginary"] == "renormalize"
+
+
+@pytest.mark.slow
+def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
+    """Cubic Ag3SBr at 300 K with CHGNet: every imaginary harmonic mode is gone after
+    renormalisation, and sampled RMS displacements per species are within 10 % of MD's."""
+    from ase.geometry import find_mic
+
+    from curate.md import run_md
+    from curate.systems import build_system
+
+    reference, _ = build_system("Ag3SBr")
+    frames, provenance = get_sampler("phonon", {"temperature": 300.0}).sample(
+        reference, 200, seed=1
+    )
+    assert provenance[0].params["n_harmonic_imaginary"] > 50
+    assert provenance[0].params["n_imaginary"] == 0
+    md = run_md(
+        reference,
+        parse_spec("chgnet"),
+        300.0,
+        n_frames=60,
+        stride=10,
+        equilibration=200,
+        timestep_fs=4.0,
+        seed=7,
+    )
+    for symbol in ("Ag", "S", "Br"):
+        mask = reference.symbols == symbol
+
+        def rms(fs, mask=mask):
+            u = np.array(
+                [find_mic(f.positions - reference.positions, reference.cell, True)[0] for f in fs]
+            )
+            return np.sqrt((u[:, mask] ** 2).sum(-1).mean())
+
+        assert rms(frames) == pytest.approx(rms(md.frames), rel=0.10), symbol

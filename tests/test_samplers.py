@@ -24,7 +24,16 @@ def copper():
 
 CONTRACT_CASES = {
     "random": ({}, lambda: build_system("Ag3SBrI")[0]),
-    "phonon": ({"temperature": 300, "calculator": "emt"}, copper),
+    "phonon": (
+        {
+            "temperature": 300,
+            "calculator": "emt",
+            "md_snapshots": 10,
+            "md_stride": 2,
+            "md_equilibration": 10,
+        },
+        copper,
+    ),
     "aimd": (
         {"temperature": 300, "calculator": "emt", "equilibration": 4, "stride": 2, "timestep": 2},
         copper,

@@ -3,7 +3,10 @@
 Gaussian normal-mode coordinates over the cell's commensurate q-points, with variances from
 Bose–Einstein occupation at T (``quantum``) or equipartition (``classical``); the acoustic modes
 at Γ are left out. phonopy's ``RandomDisplacements`` does the sampling. Imaginary modes follow a
-named policy: ``abs`` samples them at |ω| (phonopy's choice), ``skip`` leaves them out.
+named policy: ``renormalize`` (default) replaces the harmonic force constants by effective ones
+fitted to MD at T with the same calculator (phonopy with symfc), ``abs`` samples imaginary modes
+at |ω| (phonopy's choice), ``skip`` leaves them out. Modes still imaginary after renormalisation
+are sampled at |ω| and counted in the provenance.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ from ase import Atoms
 from pydantic import Field
 
 from curate.calculators import parse_spec
-from curate.phonons import gamma_frequencies, harmonic_force_constants
+from curate.phonons import (
+    gamma_frequencies,
+    harmonic_force_constants,
+    renormalized_force_constants,
+)
 from curate.provenance import Provenance
 from curate.samplers.base import Sampler, SamplerParams
 from curate.store.uid import atoms_uid
@@ -33,8 +40,12 @@ class PhononParams(SamplerParams):
 
     temperature: float = Field(gt=0)
     statistics: Literal["quantum", "classical"] = "quantum"
-    imaginary: Literal["abs", "skip"] = "abs"
+    imaginary: Literal["renormalize", "abs", "skip"] = "renormalize"
     calculator: str = "chgnet"
+    md_snapshots: int = Field(80, ge=10)
+    md_stride: int = Field(10, ge=1)
+    md_equilibration: int = Field(200, ge=0)
+    md_timestep: float = Field(4.0, gt=0)
 
 
 class PhononDisplacements(Sampler):
@@ -49,7 +60,22 @@ class PhononDisplacements(Sampler):
         from phonopy.phonon.random_displacements import RandomDisplacements
 
         p = self.params
-        fc = harmonic_force_constants(reference, parse_spec(p.calculator))
+        spec = parse_spec(p.calculator)
+        fc = harmonic_force_constants(reference, spec)
+        cost = {"force_constant_calls": fc.calls, "force_constant_cpu_s": fc.cpu_s}
+        n_harmonic_imaginary = int((gamma_frequencies(fc.phonon) < -CUTOFF_THZ).sum())
+        if p.imaginary == "renormalize":
+            fc = renormalized_force_constants(
+                reference,
+                spec,
+                p.temperature,
+                p.md_snapshots,
+                p.md_stride,
+                p.md_equilibration,
+                p.md_timestep,
+                seed=0,
+            )
+            cost |= {"renormalization_md_calls": fc.calls, "renormalization_md_cpu_s": fc.cpu_s}
         phonon = fc.phonon
         frequencies = gamma_frequencies(phonon)
         sampler = RandomDisplacements(
@@ -69,8 +95,9 @@ class PhononDisplacements(Sampler):
             "imaginary": p.imaginary,
             "calculator": p.calculator,
             "n_imaginary": n_imaginary,
+            "n_harmonic_imaginary": n_harmonic_imaginary,
             "lowest_thz": float(frequencies.min()),
-            "cost": {"force_constant_calls": fc.calls, "force_constant_cpu_s": fc.cpu_s},
+            "cost": cost,
         }
         frames, provenance = [], []
         for i, u in enumerate(sampler.u):
