@@ -52,6 +52,13 @@ def command(
     thermostat: Annotated[
         str | None, typer.Option(help="aimd: langevin (default) or nose-hoover.")
     ] = None,
+    std: Annotated[float | None, typer.Option(help="mc-rattle: Å per move (0.05).")] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help="mc-rattle: sweeps over all atoms (10).")
+    ] = None,
+    d_min: Annotated[
+        float | None, typer.Option(help="mc-rattle: Å (default 85 % of the shortest distance).")
+    ] = None,
     supercell: Supercell = None,
     br_fraction: BrFraction = 0.5,
     occupation_seed: OccupationSeed = 0,
@@ -82,6 +89,9 @@ def command(
         "timestep": timestep,
         "equilibration": equilibration,
         "thermostat": thermostat,
+        "std": std,
+        "iterations": iterations,
+        "d_min": d_min,
     }
     params = {key: value for key, value in options.items() if value is not None}
     batch = sample_system(

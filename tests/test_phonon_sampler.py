@@ -161,23 +161,23 @@ def test_renormalized_sampling_reproduces_md_displacements():
 @pytest.mark.slow
 def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
     """Cubic Ag3SBr at 300 K with CHGNet: every imaginary harmonic mode is gone after
-    renormalisation, and sampled RMS displacements per species are within 10 % of MD's."""
+    renormalisation, and sampled RMS displacements per species are within 15 % of an independent
+    MD run's (5.6 ps; with 8 S and 8 Br atoms its own per-species estimate moves by ~10 %)."""
     from ase.geometry import find_mic
 
     from curate.md import run_md
     from curate.systems import build_system
 
     reference, _ = build_system("Ag3SBr")
-    frames, provenance = get_sampler("phonon", {"temperature": 300.0}).sample(
-        reference, 200, seed=1
-    )
+    params = {"temperature": 300.0, "statistics": "classical"}  # like the MD it is checked on
+    frames, provenance = get_sampler("phonon", params).sample(reference, 200, seed=1)
     assert provenance[0].params["n_harmonic_imaginary"] > 50
     assert provenance[0].params["n_imaginary"] == 0
     md = run_md(
         reference,
         parse_spec("chgnet"),
         300.0,
-        n_frames=60,
+        n_frames=140,
         stride=10,
         equilibration=200,
         timestep_fs=4.0,
@@ -192,4 +192,4 @@ def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
             )
             return np.sqrt((u[:, mask] ** 2).sum(-1).mean())
 
-        assert rms(frames) == pytest.approx(rms(md.frames), rel=0.10), symbol
+        assert rms(frames) == pytest.approx(rms(md.frames), rel=0.15), symbol

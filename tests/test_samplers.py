@@ -34,6 +34,7 @@ CONTRACT_CASES = {
         },
         copper,
     ),
+    "mc-rattle": ({"iterations": 3}, lambda: build_system("Ag3SBrI")[0]),
     "aimd": (
         {"temperature": 300, "calculator": "emt", "equilibration": 4, "stride": 2, "timestep": 2},
         copper,
@@ -131,3 +132,22 @@ def test_provenance_records_how_the_system_was_built():
         "br_fraction": 0.25,
         "occupation_seed": 5,
     }
+
+
+def test_mc_rattle_keeps_atoms_apart_where_uniform_displacements_do_not(reference):
+    """At the same RMS displacement, MC rattle keeps every nearest-neighbour distance within a
+    couple of acceptance widths of d_min; uniform random displacements do not."""
+    from curate.samplers.mc_rattle import shortest_distance
+
+    rattled, provenance = get_sampler("mc-rattle", {"std": 0.12, "iterations": 10}).sample(
+        reference, 20, seed=1
+    )
+    rms = np.sqrt(np.mean([((f.positions - reference.positions) ** 2).sum(1) for f in rattled]))
+    # Uniform on [-a, a] per component: ⟨|u|²⟩ = 3·a²/3 = a², the same RMS displacement.
+    uniform, _ = get_sampler("random", {"amplitude": rms}).sample(reference, 20, seed=1)
+    params = provenance[0].params
+    d_rattled = np.array([shortest_distance(f) for f in rattled])
+    d_uniform = np.array([shortest_distance(f) for f in uniform])
+    assert rms > 0.3 and 0.2 < params["acceptance"] < 1.0
+    assert d_rattled.min() > params["d_min"] - 2 * params["width"]
+    assert np.median(d_rattled) > np.median(d_uniform) + 0.2
