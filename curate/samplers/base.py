@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -42,3 +43,12 @@ class Sampler(ABC):
         self, reference: Atoms, n: int, seed: int, system: str = ""
     ) -> tuple[list[Atoms], list[Provenance]]:
         """Draw ``n`` configurations derived from ``reference``."""
+
+
+def displaced(reference: Atoms, displacements: np.ndarray | float = 0.0) -> Atoms:
+    """A copy of ``reference`` moved by ``displacements`` (Å), without calculator or info."""
+    atoms = reference.copy()
+    atoms.calc = None
+    atoms.info.clear()
+    atoms.positions += displacements
+    return atoms

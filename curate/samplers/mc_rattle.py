@@ -15,7 +15,7 @@ from ase.geometry import get_distances
 from pydantic import Field
 
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.base import Sampler, SamplerParams, displaced
 from curate.store.uid import atoms_uid
 
 
@@ -82,9 +82,7 @@ def rattle(
     rng: np.random.Generator,
 ) -> tuple[Atoms, float]:
     """One rattled copy of ``reference`` and the fraction of moves accepted."""
-    atoms = reference.copy()
-    atoms.calc = None
-    atoms.info.clear()
+    atoms = displaced(reference)
     positions = atoms.positions
     accepted = tried = 0
     for _ in range(iterations):

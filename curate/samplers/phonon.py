@@ -24,7 +24,7 @@ from curate.phonons import (
     renormalized_force_constants,
 )
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.base import Sampler, SamplerParams, displaced
 from curate.store.uid import atoms_uid
 
 CUTOFF_THZ = 0.01
@@ -101,11 +101,7 @@ class PhononDisplacements(Sampler):
         }
         frames, provenance = [], []
         for i, u in enumerate(sampler.u):
-            atoms = reference.copy()
-            atoms.calc = None
-            atoms.info.clear()
-            atoms.positions += np.round(u, ROUND_DECIMALS)
-            frames.append(atoms)
+            frames.append(displaced(reference, np.round(u, ROUND_DECIMALS)))
             provenance.append(
                 Provenance(
                     scheme=self.name,

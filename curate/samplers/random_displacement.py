@@ -9,7 +9,7 @@ from ase import Atoms
 from pydantic import field_validator, model_validator
 
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.base import Sampler, SamplerParams, displaced
 from curate.store.uid import atoms_uid
 
 
@@ -59,11 +59,7 @@ class RandomDisplacements(Sampler):
         for i in range(n):
             rng = np.random.default_rng([seed, i])
             a = float(rng.uniform(lo, hi)) if hi > lo else lo
-            atoms = reference.copy()
-            atoms.calc = None
-            atoms.info.clear()
-            atoms.positions += rng.uniform(-a, a, size=(len(atoms), 3))
-            frames.append(atoms)
+            frames.append(displaced(reference, rng.uniform(-a, a, size=(len(reference), 3))))
             provenance.append(
                 Provenance(
                     scheme=self.name,
