@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -55,21 +56,46 @@ def _key(atoms: Atoms, spec: CalculatorSpec, displacement: float) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:20]
 
 
+def _load(path: Path) -> ForceConstants | None:
+    """Force constants cached at ``path`` (phonopy YAML plus a JSON of their cost), if there."""
+    import phonopy
+
+    meta_path = path.with_suffix(".json")
+    if not (path.exists() and meta_path.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    phonon = phonopy.load(path, produce_fc=False, log_level=0)
+    return ForceConstants(phonon, meta["calls"], meta["cpu_s"], cached=True)
+
+
+def _store(phonon, path: Path, meta: dict) -> ForceConstants:
+    """Cache freshly computed force constants and return them as read back, so a later call
+    with the same seed samples from exactly the same numbers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    phonon.save(path, settings={"force_constants": True})
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    loaded = _load(path)
+    loaded.cached = False
+    return loaded
+
+
+def _new_phonopy(atoms: Atoms):
+    """Phonopy on ``atoms`` as its own unit and primitive cell."""
+    import phonopy
+
+    return phonopy.Phonopy(
+        to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P"
+    )
+
+
 def harmonic_force_constants(
     atoms: Atoms, spec: CalculatorSpec, displacement: float = DISPLACEMENT
 ) -> ForceConstants:
     """Force constants of ``atoms`` (periodic, at equilibrium) from ``spec``; cached on disk."""
-    import phonopy
-
     path = cache_root("force-constants") / f"{_key(atoms, spec, displacement)}.yaml"
-    meta_path = path.with_suffix(".json")
-    if path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        phonon = phonopy.load(path, produce_fc=False, log_level=0)
-        return ForceConstants(phonon, meta["calls"], meta["cpu_s"], cached=True)
-    phonon = phonopy.Phonopy(
-        to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P"
-    )
+    if (cached := _load(path)) is not None:
+        return cached
+    phonon = _new_phonopy(atoms)
     phonon.generate_displacements(distance=displacement)
     calc = build_calculator(spec)
     start = time.process_time()
@@ -87,19 +113,13 @@ def harmonic_force_constants(
     phonon.forces = np.array(forces)
     phonon.produce_force_constants()
     phonon.symmetrize_force_constants()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    phonon.save(path, settings={"force_constants": True})
-    meta_path.write_text(
-        json.dumps(
-            {
-                "calls": len(forces),
-                "cpu_s": cpu,
-                "calculator": spec.text,
-                "displacement": displacement,
-            }
-        )
-    )
-    return ForceConstants(phonon, len(forces), cpu, cached=False)
+    meta = {
+        "calls": len(forces),
+        "cpu_s": cpu,
+        "calculator": spec.text,
+        "displacement": displacement,
+    }
+    return _store(phonon, path, meta)
 
 
 def gamma_frequencies(phonon) -> np.ndarray:
@@ -120,22 +140,18 @@ def renormalized_force_constants(
 ) -> ForceConstants:
     """Effective harmonic force constants at ``temperature``: a least-squares fit (phonopy with
     symfc) to displacement–force pairs from NVT MD with the same calculator. Cached."""
-    import phonopy
     from ase.geometry import find_mic
 
     from curate.md import run_md
 
     settings = [temperature, snapshots, stride, equilibration, timestep_fs, seed]
-    key = (
-        _key(atoms, spec, DISPLACEMENT)
-        + hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:8]
+    path = (
+        cache_root("force-constants")
+        / f"renormalized-{_key(atoms, spec, DISPLACEMENT)}{digest}.yaml"
     )
-    path = cache_root("force-constants") / f"renormalized-{key}.yaml"
-    meta_path = path.with_suffix(".json")
-    if path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        phonon = phonopy.load(path, produce_fc=False, log_level=0)
-        return ForceConstants(phonon, meta["calls"], meta["cpu_s"], cached=True)
+    if (cached := _load(path)) is not None:
+        return cached
     trajectory = run_md(
         atoms, spec, temperature, snapshots, stride, equilibration, timestep_fs, seed
     )
@@ -146,26 +162,13 @@ def renormalized_force_constants(
         ]
     )
     forces = np.array([frame.get_forces() for frame in trajectory.frames])
-    phonon = phonopy.Phonopy(
-        to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P"
-    )
+    phonon = _new_phonopy(atoms)
     phonon.dataset = {"displacements": displacements, "forces": forces}
     phonon.produce_force_constants(fc_calculator="symfc")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    phonon.save(path, settings={"force_constants": True})
-    meta_path.write_text(
-        json.dumps(
-            {
-                "calls": trajectory.calls,
-                "cpu_s": trajectory.cpu_s,
-                "calculator": spec.text,
-                "settings": settings,
-            }
-        )
-    )
-    return ForceConstants(
-        phonopy.load(path, produce_fc=False, log_level=0),
-        trajectory.calls,
-        trajectory.cpu_s,
-        cached=False,
-    )
+    meta = {
+        "calls": trajectory.calls,
+        "cpu_s": trajectory.cpu_s,
+        "calculator": spec.text,
+        "settings": settings,
+    }
+    return _store(phonon, path, meta)
