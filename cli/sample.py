@@ -44,6 +44,13 @@ def command(
         str | None,
         typer.Option(help="phonon: for the force constants; aimd: the MD force field (chgnet)."),
     ] = None,
+    contact_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="phonon: redraw frames with a pair under this share of its shortest "
+            "distance in the reference (0.8; 0 keeps all)."
+        ),
+    ] = None,
     stride: Annotated[int | None, typer.Option(help="aimd: MD steps between kept frames.")] = None,
     timestep: Annotated[float | None, typer.Option(help="aimd: timestep in fs (4).")] = None,
     equilibration: Annotated[
@@ -89,6 +96,7 @@ def command(
         "timestep": timestep,
         "equilibration": equilibration,
         "thermostat": thermostat,
+        "contact_fraction": contact_fraction,
         "std": std,
         "iterations": iterations,
         "d_min": d_min,

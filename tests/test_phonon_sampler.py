@@ -193,3 +193,26 @@ def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
             return np.sqrt((u[:, mask] ** 2).sum(-1).mean())
 
         assert rms(frames) == pytest.approx(rms(md.frames), rel=0.15), symbol
+
+
+def test_frames_with_atoms_in_each_others_walls_are_redrawn():
+    from curate.samplers.phonon import contact_limits, too_close
+
+    reference = cu3au(1)
+    params = {
+        "temperature": 4000.0,
+        "calculator": "emt",
+        "imaginary": "abs",
+        "statistics": "classical",
+        "contact_fraction": 0.8,
+    }
+    frames, provenance = get_sampler("phonon", params).sample(reference, 30, seed=3)
+    limits = contact_limits(reference, 0.8)
+    assert not any(too_close(reference, f.positions - reference.positions, limits) for f in frames)
+    assert 0 < provenance[0].params["rejection_rate"] < 1
+    assert len({p.params["draw"] for p in provenance}) == 30
+    unfiltered, kept_all = get_sampler("phonon", {**params, "contact_fraction": 0}).sample(
+        reference, 30, seed=3
+    )
+    assert kept_all[0].params["rejection_rate"] == 0
+    assert any(too_close(reference, f.positions - reference.positions, limits) for f in unfiltered)

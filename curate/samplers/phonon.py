@@ -15,9 +15,12 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from ase import Atoms
+from ase.geometry import get_distances
+from ase.neighborlist import neighbor_list
 from pydantic import Field
 
 from curate.calculators import parse_spec
+from curate.errors import InputError
 from curate.phonons import (
     gamma_frequencies,
     harmonic_force_constants,
@@ -29,14 +32,16 @@ from curate.store.uid import atoms_uid
 
 CUTOFF_THZ = 0.01
 """Modes below this |frequency| (the Γ acoustic modes) are not sampled."""
+MAX_DRAWS_PER_FRAME = 50
 ROUND_DECIMALS = 9
 """Displacements are rounded to 1e-9 Å: phonopy reproduces a seeded snapshot only to roundoff
 (1e-15 Å here), and exact repeats are what lets a re-run with the same seed add no duplicates."""
 
 
 class PhononParams(SamplerParams):
-    """Temperature (K), statistics, imaginary-mode policy and the calculator for the force
-    constants."""
+    """Temperature (K), statistics, imaginary-mode policy, the calculator for the force constants,
+    the renormalisation MD, and ``contact_fraction``: frames bringing a pair of species closer
+    than this fraction of their shortest distance in the reference are redrawn (0: keep all)."""
 
     temperature: float = Field(gt=0)
     statistics: Literal["quantum", "classical"] = "quantum"
@@ -46,6 +51,7 @@ class PhononParams(SamplerParams):
     md_stride: int = Field(10, ge=1)
     md_equilibration: int = Field(200, ge=0)
     md_timestep: float = Field(4.0, gt=0)
+    contact_fraction: float = Field(0.8, ge=0, lt=1)
 
 
 class PhononDisplacements(Sampler):
@@ -88,7 +94,25 @@ class PhononDisplacements(Sampler):
         n_imaginary = int((frequencies < -CUTOFF_THZ).sum())
         if p.imaginary == "skip" and n_imaginary:
             sampler.frequencies = np.where(sampler.frequencies < 0, 0.0, sampler.frequencies)
-        sampler.run(p.temperature, number_of_snapshots=n, random_seed=seed)
+        limits = contact_limits(reference, p.contact_fraction)
+        accepted: list[tuple[int, np.ndarray]] = []
+        drawn = 0
+        while len(accepted) < n:
+            if drawn >= MAX_DRAWS_PER_FRAME * n:
+                raise InputError(
+                    f"phonon sampler: only {len(accepted)} of {drawn} frames at "
+                    f"{p.temperature} K kept their atoms apart; lower the temperature or "
+                    "--imaginary renormalize"
+                )
+            batch = n - len(accepted)
+            sampler.run(
+                p.temperature, number_of_snapshots=batch, random_seed=seed, first_snapshot=drawn
+            )
+            for k, u in enumerate(sampler.u):
+                u = np.round(u, ROUND_DECIMALS)
+                if not too_close(reference, u, limits):
+                    accepted.append((drawn + k, u))
+            drawn += batch
         parent = atoms_uid(reference)
         common = {
             "statistics": p.statistics,
@@ -97,11 +121,13 @@ class PhononDisplacements(Sampler):
             "n_imaginary": n_imaginary,
             "n_harmonic_imaginary": n_harmonic_imaginary,
             "lowest_thz": float(frequencies.min()),
+            "contact_fraction": p.contact_fraction,
+            "rejection_rate": 1 - n / drawn,
             "cost": cost,
         }
         frames, provenance = [], []
-        for i, u in enumerate(sampler.u):
-            frames.append(displaced(reference, np.round(u, ROUND_DECIMALS)))
+        for i, u in accepted[:n]:
+            frames.append(displaced(reference, u))
             provenance.append(
                 Provenance(
                     scheme=self.name,
@@ -113,3 +139,29 @@ class PhononDisplacements(Sampler):
                 )
             )
         return frames, provenance
+
+
+def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
+    """Per species pair (by atomic number), ``fraction`` of their shortest distance in the
+    reference: closer pairs are the walls Gaussian modes run into (MD at 300 K keeps Ag3SBr's
+    pairs above 0.9 of it)."""
+    _, d = get_distances(reference.positions, cell=reference.cell, pbc=reference.pbc)
+    np.fill_diagonal(d, np.inf)
+    z = reference.numbers
+    limits = np.zeros((z.max() + 1, z.max() + 1))
+    for a in np.unique(z):
+        for b in np.unique(z):
+            pair = d[np.ix_(z == a, z == b)]
+            if np.isfinite(pair).any():
+                limits[a, b] = fraction * pair[np.isfinite(pair)].min()
+    return limits
+
+
+def too_close(reference: Atoms, u: np.ndarray, limits: np.ndarray) -> bool:
+    """Whether displacing ``reference`` by ``u`` brings any pair under its species' limit."""
+    if limits.max() <= 0:
+        return False
+    atoms = displaced(reference, u)
+    i, j, d = neighbor_list("ijd", atoms, float(limits.max()))
+    z = atoms.numbers
+    return bool((d < limits[z[i], z[j]]).any())
