@@ -32,7 +32,7 @@ def command(
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option(help="phonon, aimd: temperature in K.")
+        str | None, typer.Option(help="phonon, aimd: temperature in K (aimd: or 200,400,600).")
     ] = None,
     statistics: Annotated[
         str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")

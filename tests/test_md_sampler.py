@@ -84,3 +84,23 @@ def test_a_frame_temperature_matches_the_thermostat(tmp_path):
     )
     temperatures = [f.get_temperature() for f in trajectory.frames]
     assert np.mean(temperatures) == pytest.approx(500, rel=0.15)
+
+
+def test_several_temperatures_split_the_frames():
+    from curate.samplers import get_sampler
+
+    params = {
+        "temperature": "300,900",
+        "calculator": "emt",
+        "equilibration": 20,
+        "stride": 4,
+        "timestep": 2,
+    }
+    frames, provenance = get_sampler("aimd", params).sample(
+        bulk("Cu", cubic=True).repeat(2), 7, seed=1
+    )
+    assert [p.temperature for p in provenance] == [300.0] * 4 + [900.0] * 3
+    assert [p.params["run"] for p in provenance] == [0] * 4 + [1] * 3
+    hot = np.mean([f.get_temperature() for f in frames[4:]])
+    cold = np.mean([f.get_temperature() for f in frames[:4]])
+    assert hot > cold
