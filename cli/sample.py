@@ -32,7 +32,8 @@ def command(
         typer.Option(help="random: displacement bound a in Å, or lo:hi to draw a per frame."),
     ] = None,
     temperature: Annotated[
-        str | None, typer.Option(help="phonon, aimd: temperature in K (aimd: or 200,400,600).")
+        str | None,
+        typer.Option(help="phonon, aimd, mlip-md: temperature in K (MD: or 200,400,600)."),
     ] = None,
     statistics: Annotated[
         str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")
@@ -51,13 +52,21 @@ def command(
             "distance in the reference (0.8; 0 keeps all)."
         ),
     ] = None,
-    stride: Annotated[int | None, typer.Option(help="aimd: MD steps between kept frames.")] = None,
-    timestep: Annotated[float | None, typer.Option(help="aimd: timestep in fs (4).")] = None,
+    mlip: Annotated[
+        list[str] | None,
+        typer.Option(help="mlip-md: potential spec (mace:PATH); repeat for a committee."),
+    ] = None,
+    stride: Annotated[
+        int | None, typer.Option(help="aimd, mlip-md: MD steps between kept frames.")
+    ] = None,
+    timestep: Annotated[
+        float | None, typer.Option(help="aimd, mlip-md: timestep in fs (4).")
+    ] = None,
     equilibration: Annotated[
-        int | None, typer.Option(help="aimd: MD steps before the first frame (200).")
+        int | None, typer.Option(help="aimd, mlip-md: MD steps before the first frame (200).")
     ] = None,
     thermostat: Annotated[
-        str | None, typer.Option(help="aimd: langevin (default) or nose-hoover.")
+        str | None, typer.Option(help="aimd, mlip-md: langevin (default) or nose-hoover.")
     ] = None,
     std: Annotated[float | None, typer.Option(help="mc-rattle: Å per move (0.05).")] = None,
     iterations: Annotated[
@@ -79,6 +88,7 @@ def command(
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
     from curate.calculators import parse_spec, require_backend
+    from curate.errors import InputError
     from curate.sampling import append_batch, sample_system
     from curate.store import Store
 
@@ -92,6 +102,7 @@ def command(
         "statistics": statistics,
         "imaginary": imaginary,
         "calculator": calculator,
+        "mlip": mlip or None,
         "stride": stride,
         "timestep": timestep,
         "equilibration": equilibration,
@@ -123,6 +134,8 @@ def command(
         )
     if batch.n_close:
         log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")
+    if batch.stopped and not batch.frames:
+        raise InputError(f"{batch.stopped}; no frame was made")
     with Store.open_or_create(out) as store:
         added = append_batch(store, batch)
         payload = {
@@ -134,6 +147,10 @@ def command(
             "n_frames": store.n_frames,
             "schemes": store.scheme_counts(),
         }
+    if batch.stopped:
+        raise InputError(
+            f"{batch.stopped}; kept the {payload['added']} frames made before in {out}"
+        )
 
     def render(console):
         console.print(

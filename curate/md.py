@@ -14,11 +14,19 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixCom
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from curate.calculators import CalculatorSpec, build_calculator
+from curate.errors import CurateError
+from curate.structures import shortest_distance
 
 Thermostat = Literal["langevin", "nose-hoover"]
+BLOW_UP_TEMPERATURE = 20.0
+"""A kinetic temperature this many times the target means the run has blown up."""
+COLLAPSE_DISTANCE = 0.5
+"""Å: atoms closer than this mean the run has blown up."""
+CHECK_EVERY = 10
+"""Equilibration steps between blow-up checks."""
 
 
 @dataclass
@@ -28,6 +36,30 @@ class Trajectory:
     frames: list[Atoms]
     calls: int
     cpu_s: float
+
+
+class MDBlowUp(CurateError):
+    """MD that produced non-finite numbers, ran away in temperature or collapsed atoms; carries
+    the frames kept before it happened."""
+
+    def __init__(self, message: str, trajectory: Trajectory):
+        super().__init__(message)
+        self.trajectory = trajectory
+
+
+def blow_up(atoms: Atoms, temperature: float) -> str | None:
+    """Why the MD state in ``atoms`` is no longer physical, or None."""
+    if not np.isfinite(atoms.positions).all() or not np.isfinite(atoms.get_momenta()).all():
+        return "positions or velocities are not finite"
+    if not np.isfinite(atoms.get_potential_energy()):
+        return "the energy is not finite"
+    kinetic = atoms.get_temperature()
+    if kinetic > BLOW_UP_TEMPERATURE * temperature:
+        return f"kinetic temperature {kinetic:.0f} K, {kinetic / temperature:.0f}× the target"
+    shortest = shortest_distance(atoms, COLLAPSE_DISTANCE)
+    if shortest < COLLAPSE_DISTANCE:
+        return f"atoms {shortest:.2f} Å apart"
+    return None
 
 
 def run_md(
@@ -41,13 +73,16 @@ def run_md(
     seed: int,
     thermostat: Thermostat = "langevin",
 ) -> Trajectory:
-    """NVT MD from ``atoms``: ``equilibration`` steps, then a frame every ``stride`` steps."""
+    """NVT MD from ``atoms``: ``equilibration`` steps, then a frame every ``stride`` steps.
+
+    Raises MDBlowUp, with the frames kept so far, when the run stops being physical.
+    """
     calc = build_calculator(spec)
     atoms = atoms.copy()
     atoms.info.clear()
     atoms.calc = calc
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    thermalize_momenta(atoms, temperature, rng=rng)
     Stationary(atoms)
     timestep = timestep_fs * units.fs
     if thermostat == "langevin":
@@ -81,8 +116,21 @@ def run_md(
         frames.append(frame)
 
     start = time.process_time()
-    dyn.run(equilibration)
+    steps = 0
+
+    def advance(n: int) -> None:
+        nonlocal steps
+        dyn.run(n)
+        steps += n
+        if reason := blow_up(atoms, temperature):
+            trajectory = Trajectory(frames, 1 + steps, time.process_time() - start)
+            raise MDBlowUp(
+                f"MD at {temperature:g} K blew up after {steps} steps: {reason}", trajectory
+            )
+
+    for done in range(0, equilibration, CHECK_EVERY):
+        advance(min(CHECK_EVERY, equilibration - done))
     for _ in range(n_frames):
-        dyn.run(stride)
+        advance(stride)
         keep()
-    return Trajectory(frames, 1 + equilibration + stride * n_frames, time.process_time() - start)
+    return Trajectory(frames, 1 + steps, time.process_time() - start)

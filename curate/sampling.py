@@ -16,6 +16,7 @@ from curate.labels import LabelResult, Status
 from curate.provenance import Provenance
 from curate.relax import relaxed_system
 from curate.samplers import get_sampler
+from curate.samplers.base import SamplingStopped
 from curate.store import AppendResult, Store
 from curate.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
 from curate.systems import build_system
@@ -31,6 +32,8 @@ class SampleBatch:
     n_close: int
     labels_from: CalculatorSpec | None = None
     """The calculator whose energies/forces/stress the frames carry (MD schemes)."""
+    stopped: str | None = None
+    """Why the sampler stopped early (the frames are those it made before), or None."""
 
 
 def sample_system(
@@ -48,7 +51,8 @@ def sample_system(
     relax_with: CalculatorSpec | None = None,
 ) -> SampleBatch:
     """Build ``system`` (relaxed with ``relax_with`` if given), draw ``n`` frames with ``scheme``
-    and check every one of them.
+    and check every one of them. A sampler that stops early (MD blowing up) gives the frames it
+    made before, with the reason in ``stopped``.
 
     A frame with atoms closer than ``min_distance`` is refused (InputError) unless
     ``allow_close``, in which case it is kept and counted.
@@ -63,12 +67,16 @@ def sample_system(
     if relax_with is not None:
         reference = relaxed_system(reference, spec, relax_with)
         spec = replace(spec, relaxed_with=relax_with.text)
-    frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
+    stopped = None
+    try:
+        frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
+    except SamplingStopped as exc:
+        frames, provenance, stopped = exc.frames, exc.provenance, str(exc)
     n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
     labels_from = getattr(sampler, "labels_from", None)
     return SampleBatch(
-        frames, provenance, n_close, parse_spec(labels_from) if labels_from else None
+        frames, provenance, n_close, parse_spec(labels_from) if labels_from else None, stopped
     )
 
 

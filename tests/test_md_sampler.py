@@ -104,3 +104,99 @@ def test_several_temperatures_split_the_frames():
     hot = np.mean([f.get_temperature() for f in frames[4:]])
     cold = np.mean([f.get_temperature() for f in frames[:4]])
     assert hot > cold
+
+
+def test_md_that_blows_up_stops_with_a_clear_message_and_keeps_its_frames(
+    cli, tmp_path, copper_file
+):
+    store_path = tmp_path / "S.zarr"
+    result = cli(
+        "sample",
+        "--system",
+        copper_file,
+        "--scheme",
+        "aimd",
+        "--calculator",
+        "emt",
+        "-n",
+        "200",
+        "--temperature",
+        "3000",
+        "--timestep",
+        "30",
+        "--equilibration",
+        "0",
+        "--stride",
+        "1",
+        "--out",
+        store_path,
+    )
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert "blew up" in message and "kept the" in message and "\n" not in message
+    kept = int(message.split("kept the ")[1].split()[0])
+    assert 0 < kept < 200
+    store = Store.open(store_path)
+    assert store.n_frames == kept == store.status_counts("emt")["ok"]
+
+
+def tiny_mace(path, seed: int):
+    """A MACE model with random weights (Cu only), saved whole as mace_run_train does."""
+    import mace  # noqa: F401  (first: it lets e3nn load its pickled constants)
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    torch.manual_seed(seed)
+    model = modules.ScaleShiftMACE(
+        r_max=4.0,
+        num_bessel=4,
+        num_polynomial_cutoff=5,
+        max_ell=1,
+        interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
+        num_interactions=1,
+        num_elements=1,
+        hidden_irreps=o3.Irreps("8x0e"),
+        MLP_irreps=o3.Irreps("8x0e"),
+        gate=torch.nn.functional.silu,
+        atomic_energies=np.array([-3.0]),
+        avg_num_neighbors=12.0,
+        atomic_numbers=[29],
+        correlation=2,
+        atomic_inter_scale=0.05,
+        atomic_inter_shift=0.0,
+    ).double()
+    torch.save(model, path)
+    return f"mace:{path}"
+
+
+def test_mlip_md_with_a_mace_committee_stores_force_disagreement(cli, tmp_path, copper_file):
+    models = [tiny_mace(tmp_path / f"m{k}.model", seed=k) for k in range(2)]
+    store_path = tmp_path / "S.zarr"
+    args = ["sample", "--system", copper_file, "--scheme", "mlip-md", "-n", "4"]
+    args += ["--temperature", "300", "--equilibration", "4", "--stride", "3", "--timestep", "2"]
+    args += ["--mlip", models[0], "--mlip", models[1], "--seed", "5", "--out", store_path]
+    assert cli.json(*args)["added"] == 4
+    store = Store.open(store_path)
+    assert store.label_sets() == []  # left for the oracle
+    provenance = store.provenance()
+    assert [p.params["committee"] for p in provenance] == [models] * 4
+    assert all(p.params["calculator"] == models[0] for p in provenance)
+    disagreement = [p.params["force_disagreement"] for p in provenance]
+    assert all(
+        d > p.params["force_disagreement_mean"] > 0
+        for d, p in zip(disagreement, provenance, strict=True)
+    )
+    # Recompute one frame's disagreement independently with MACE's own calculator.
+    from mace.calculators import MACECalculator
+
+    frame = store.atoms([2])[0]
+    forces = []
+    for model in models:
+        frame.calc = MACECalculator(model_paths=model[5:], device="cpu", default_dtype="float64")
+        forces.append(frame.get_forces())
+    deviation = np.array(forces) - np.mean(forces, axis=0)
+    expected = np.sqrt((deviation**2).sum(axis=-1).mean(axis=0)).max()
+    assert disagreement[2] == pytest.approx(expected, rel=1e-6)
+    assert cli.json(*args)["duplicates"] == 4

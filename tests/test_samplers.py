@@ -39,6 +39,10 @@ CONTRACT_CASES = {
         {"temperature": 300, "calculator": "emt", "equilibration": 4, "stride": 2, "timestep": 2},
         copper,
     ),
+    "mlip-md": (
+        {"temperature": 300, "mlip": "emt", "equilibration": 4, "stride": 2, "timestep": 2},
+        copper,
+    ),
 }
 """Parameters and a reference structure for each registered sampler (EMT where one needs a
 calculator, to stay fast)."""

@@ -8,7 +8,7 @@ from typing import Any, Final
 from curate.errors import InputError
 from curate.samplers.base import Sampler, SamplerParams
 from curate.samplers.mc_rattle import MCRattle
-from curate.samplers.molecular_dynamics import MolecularDynamics
+from curate.samplers.molecular_dynamics import MLIPMolecularDynamics, MolecularDynamics
 from curate.samplers.phonon import PhononDisplacements
 from curate.samplers.random_displacement import RandomDisplacements
 
@@ -16,6 +16,7 @@ SAMPLERS: Final[dict[str, type[Sampler]]] = {
     RandomDisplacements.name: RandomDisplacements,
     PhononDisplacements.name: PhononDisplacements,
     MolecularDynamics.name: MolecularDynamics,
+    MLIPMolecularDynamics.name: MLIPMolecularDynamics,
     MCRattle.name: MCRattle,
 }
 

@@ -10,8 +10,17 @@ import numpy as np
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from curate.errors import InputError
+from curate.errors import CurateError, InputError
 from curate.provenance import Provenance
+
+
+class SamplingStopped(CurateError):
+    """A sampler that could not finish; carries the frames (and provenance) it made before."""
+
+    def __init__(self, message: str, frames: list[Atoms], provenance: list[Provenance]):
+        super().__init__(message)
+        self.frames = frames
+        self.provenance = provenance
 
 
 class SamplerParams(BaseModel):

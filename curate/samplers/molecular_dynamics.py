@@ -1,7 +1,9 @@
-"""Thermal frames from molecular dynamics with the labeller itself as the force field (AIMD).
+"""Thermal frames from NVT molecular dynamics: with the labeller as the force field (``aimd``),
+or with a machine-learned potential (``mlip-md``).
 
-Frames keep trajectory order and carry the MD calculator's energies, forces and stress, which go
-into that calculator's label set: MD frames are never labelled twice.
+AIMD frames keep trajectory order and carry the MD calculator's energies, forces and stress, which
+go into that calculator's label set: MD frames are never labelled twice. MLIP-MD frames are left
+for the oracle to label; with a committee of models the per-frame force disagreement is stored.
 """
 
 from __future__ import annotations
@@ -12,30 +14,46 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field, PositiveFloat, field_validator
 
-from curate.calculators import parse_spec
-from curate.md import run_md
+from curate.calculators import build_calculator, parse_spec
+from curate.md import MDBlowUp, Trajectory, run_md
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams
+from curate.samplers.base import Sampler, SamplerParams, SamplingStopped
 from curate.store.uid import atoms_uid
 
 
-class MDParams(SamplerParams):
-    """Temperature (K) or temperatures (``200,400,600``: one run each, frames split evenly), the
-    MD calculator, thermostat, timestep (fs), equilibration steps and steps between frames."""
+def _comma_list(value: object) -> object:
+    """``"a,b"`` → ``["a", "b"]``; a scalar → a one-item list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [value] if isinstance(value, int | float) else value
+
+
+class MDSettings(SamplerParams):
+    """Temperature (K) or temperatures (``200,400,600``: one run each, frames split evenly),
+    thermostat, timestep (fs), equilibration steps and steps between frames."""
 
     temperature: list[PositiveFloat]
-    calculator: str = "chgnet"
     thermostat: Literal["langevin", "nose-hoover"] = "langevin"
     timestep: float = Field(4.0, gt=0)
     equilibration: int = Field(200, ge=0)
     stride: int = Field(10, ge=1)
 
-    @field_validator("temperature", mode="before")
-    @classmethod
-    def _parse(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part for part in value.split(",") if part.strip()]
-        return [value] if isinstance(value, int | float) else value
+    _temperatures = field_validator("temperature", mode="before")(_comma_list)
+
+
+class MDParams(MDSettings):
+    """MD settings and the calculator that drives and labels the run."""
+
+    calculator: str = "chgnet"
+
+
+class MLIPMDParams(MDSettings):
+    """MD settings and the potential: one calculator spec, or a committee whose first member
+    drives the MD and all of which judge the frames."""
+
+    mlip: list[str] = Field(min_length=1)
+
+    _models = field_validator("mlip", mode="before")(_comma_list)
 
 
 class MolecularDynamics(Sampler):
@@ -46,7 +64,12 @@ class MolecularDynamics(Sampler):
     Params: ClassVar[type[SamplerParams]] = MDParams
 
     @property
-    def labels_from(self) -> str:
+    def force_field(self) -> str:
+        """The calculator spec that drives the MD."""
+        return self.params.calculator
+
+    @property
+    def labels_from(self) -> str | None:
         """The calculator whose results the frames carry."""
         return self.params.calculator
 
@@ -54,7 +77,7 @@ class MolecularDynamics(Sampler):
         self, reference: Atoms, n: int, seed: int, system: str = ""
     ) -> tuple[list[Atoms], list[Provenance]]:
         p = self.params
-        spec = parse_spec(p.calculator)
+        spec = parse_spec(self.force_field)
         parent = atoms_uid(reference)
         shares = np.array_split(np.arange(n), len(p.temperature))
         frames, provenance = [], []
@@ -62,36 +85,95 @@ class MolecularDynamics(Sampler):
             if not len(share):
                 continue
             run_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-            trajectory = run_md(
-                reference,
-                spec,
-                temperature,
-                len(share),
-                p.stride,
-                p.equilibration,
-                p.timestep,
-                run_seed,
-                p.thermostat,
-            )
-            common = {
-                "calculator": p.calculator,
-                "thermostat": p.thermostat,
-                "timestep_fs": p.timestep,
-                "equilibration": p.equilibration,
-                "stride": p.stride,
-                "run": k,
-                "cost": {"md_calls": trajectory.calls, "md_cpu_s": trajectory.cpu_s},
-            }
+            args = (len(share), p.stride, p.equilibration, p.timestep, run_seed, p.thermostat)
+            try:
+                trajectory = run_md(reference, spec, temperature, *args)
+            except MDBlowUp as exc:
+                frames += exc.trajectory.frames
+                provenance += self._provenance(exc.trajectory, k, temperature, seed, parent, system)
+                raise SamplingStopped(str(exc), frames, provenance) from None
             frames += trajectory.frames
-            provenance += [
-                Provenance(
-                    scheme=self.name,
-                    system=system,
-                    seed=seed,
-                    parent=parent,
-                    temperature=temperature,
-                    params={**common, "step": p.equilibration + (i + 1) * p.stride},
-                )
-                for i in range(len(trajectory.frames))
-            ]
+            provenance += self._provenance(trajectory, k, temperature, seed, parent, system)
         return frames, provenance
+
+    def frame_params(self, frames: list[Atoms]) -> list[dict]:
+        """Extra per-frame parameters (none for AIMD)."""
+        return [{} for _ in frames]
+
+    def _provenance(
+        self,
+        trajectory: Trajectory,
+        run: int,
+        temperature: float,
+        seed: int,
+        parent: int,
+        system: str,
+    ) -> list[Provenance]:
+        """Provenance of the frames of one run, with its cost and each frame's MD step."""
+        p = self.params
+        common = {
+            "calculator": self.force_field,
+            "thermostat": p.thermostat,
+            "timestep_fs": p.timestep,
+            "equilibration": p.equilibration,
+            "stride": p.stride,
+            "run": run,
+            "cost": {"md_calls": trajectory.calls, "md_cpu_s": trajectory.cpu_s},
+        }
+        extras = self.frame_params(trajectory.frames)
+        return [
+            Provenance(
+                scheme=self.name,
+                system=system,
+                seed=seed,
+                parent=parent,
+                temperature=temperature,
+                params={**common, **extra, "step": p.equilibration + (i + 1) * p.stride},
+            )
+            for i, extra in enumerate(extras)
+        ]
+
+
+class MLIPMolecularDynamics(MolecularDynamics):
+    """NVT MD driven by a machine-learned potential; frames are left for the oracle. With a
+    committee, each frame records the largest per-atom force disagreement (eV/Å: the RMS over
+    models of the deviation from their mean force, DP-GEN's ``max_devi_f``) and its mean."""
+
+    name: ClassVar[str] = "mlip-md"
+    Params: ClassVar[type[SamplerParams]] = MLIPMDParams
+
+    @property
+    def force_field(self) -> str:
+        return self.params.mlip[0]
+
+    @property
+    def labels_from(self) -> str | None:
+        return None
+
+    def frame_params(self, frames: list[Atoms]) -> list[dict]:
+        models = self.params.mlip
+        if len(models) < 2 or not frames:
+            return [{} for _ in frames]
+        forces = np.stack([frame.calc.results["forces"] for frame in frames])
+        committee = [forces]
+        for model in models[1:]:
+            calc = build_calculator(parse_spec(model))
+            committee.append(np.stack([calc.get_forces(_bare(frame)) for frame in frames]))
+        committee = np.stack(committee)  # models × frames × atoms × 3
+        deviation = committee - committee.mean(axis=0)
+        per_atom = np.sqrt((deviation**2).sum(axis=-1).mean(axis=0))  # frames × atoms
+        return [
+            {
+                "committee": list(models),
+                "force_disagreement": float(row.max()),
+                "force_disagreement_mean": float(row.mean()),
+            }
+            for row in per_atom
+        ]
+
+
+def _bare(frame: Atoms) -> Atoms:
+    """A calculator-free copy, so a committee member computes afresh."""
+    atoms = frame.copy()
+    atoms.calc = None
+    return atoms

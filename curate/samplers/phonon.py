@@ -142,9 +142,11 @@ class PhononDisplacements(Sampler):
 
 
 def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
-    """Per species pair (by atomic number), ``fraction`` of their shortest distance in the
-    reference: closer pairs are the walls Gaussian modes run into (MD at 300 K keeps Ag3SBr's
-    pairs above 0.9 of it)."""
+    """Per species pair (by atomic number), ``fraction`` of where their wall is: their shortest
+    distance in the reference, or the sum of their covalent radii where that is shorter (pairs
+    not in contact in the ideal structure, like Ag–Ag in Ag3SBr, come that close in MD)."""
+    from ase.data import covalent_radii
+
     _, d = get_distances(reference.positions, cell=reference.cell, pbc=reference.pbc)
     np.fill_diagonal(d, np.inf)
     z = reference.numbers
@@ -152,8 +154,8 @@ def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
     for a in np.unique(z):
         for b in np.unique(z):
             pair = d[np.ix_(z == a, z == b)]
-            if np.isfinite(pair).any():
-                limits[a, b] = fraction * pair[np.isfinite(pair)].min()
+            contact = covalent_radii[a] + covalent_radii[b]
+            limits[a, b] = fraction * min(pair[np.isfinite(pair)].min(initial=contact), contact)
     return limits
 
 
