@@ -52,6 +52,17 @@ def command(
             "distance in the reference (0.8; 0 keeps all)."
         ),
     ] = None,
+    self_consistent: Annotated[
+        int | None,
+        typer.Option(
+            help="phonon: refit the force constants to forces on their own samples, at most "
+            "this many rounds (0)."
+        ),
+    ] = None,
+    thermalize: Annotated[
+        int | None,
+        typer.Option(help="phonon: MD steps with --calculator from each drawn frame (0)."),
+    ] = None,
     mlip: Annotated[
         list[str] | None,
         typer.Option(help="mlip-md: potential spec (mace:PATH); repeat for a committee."),
@@ -108,6 +119,8 @@ def command(
         "equilibration": equilibration,
         "thermostat": thermostat,
         "contact_fraction": contact_fraction,
+        "self_consistent": self_consistent,
+        "thermalize": thermalize,
         "std": std,
         "iterations": iterations,
         "d_min": d_min,

@@ -16,7 +16,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.constraints import FixCom
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
-from curate.calculators import CalculatorSpec, build_calculator
+from curate.calculators import CalculatorSpec
+from curate.calculators.labeller import cached_calculator
 from curate.errors import CurateError
 from curate.structures import shortest_distance
 
@@ -77,7 +78,7 @@ def run_md(
 
     Raises MDBlowUp, with the frames kept so far, when the run stops being physical.
     """
-    calc = build_calculator(spec)
+    calc = cached_calculator(spec)
     atoms = atoms.copy()
     atoms.info.clear()
     atoms.calc = calc

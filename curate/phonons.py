@@ -32,6 +32,9 @@ class ForceConstants:
     calls: int
     cpu_s: float
     cached: bool
+    key: str = ""
+    """The cache file's stem, which names these force constants."""
+    meta: dict | None = None
 
 
 def to_phonopy_atoms(atoms: Atoms):
@@ -65,7 +68,7 @@ def _load(path: Path) -> ForceConstants | None:
         return None
     meta = json.loads(meta_path.read_text())
     phonon = phonopy.load(path, produce_fc=False, log_level=0)
-    return ForceConstants(phonon, meta["calls"], meta["cpu_s"], cached=True)
+    return ForceConstants(phonon, meta["calls"], meta["cpu_s"], True, path.stem, meta)
 
 
 def _store(phonon, path: Path, meta: dict) -> ForceConstants:
@@ -162,13 +165,93 @@ def renormalized_force_constants(
         ]
     )
     forces = np.array([frame.get_forces() for frame in trajectory.frames])
-    phonon = _new_phonopy(atoms)
-    phonon.dataset = {"displacements": displacements, "forces": forces}
-    phonon.produce_force_constants(fc_calculator="symfc")
+    phonon = fit_force_constants(atoms, displacements, forces)
     meta = {
         "calls": trajectory.calls,
         "cpu_s": trajectory.cpu_s,
         "calculator": spec.text,
         "settings": settings,
+    }
+    return _store(phonon, path, meta)
+
+
+def fit_force_constants(atoms: Atoms, displacements: np.ndarray, forces: np.ndarray):
+    """Phonopy object on ``atoms`` with harmonic force constants fitted by least squares (symfc)
+    to displacement–force pairs."""
+    phonon = _new_phonopy(atoms)
+    phonon.dataset = {"displacements": displacements, "forces": forces}
+    phonon.produce_force_constants(fc_calculator="symfc")
+    return phonon
+
+
+def self_consistent_force_constants(
+    atoms: Atoms,
+    spec: CalculatorSpec,
+    start: ForceConstants,
+    temperature: float,
+    statistics: str,
+    iterations: int,
+    snapshots: int,
+    tolerance: float = 0.02,
+    mixing: float = 0.5,
+    seed: int = 0,
+) -> ForceConstants:
+    """Stochastic self-consistent harmonic force constants at ``temperature``: sample the
+    Gaussian of the current force constants, compute forces, fit, mix the fit into the current
+    force constants (``mixing``, which also averages the sampling noise), until the frequencies at
+    the commensurate q-points change by less than ``tolerance`` on average, relatively (or
+    ``iterations`` is reached).
+
+    The fixed point Φ = ⟨∂²V⟩ over the Gaussian of Φ is the self-consistent harmonic
+    approximation (without relaxing the centroids). Cached; the cost includes ``start``'s.
+    """
+    from phonopy.phonon.random_displacements import RandomDisplacements
+
+    settings = [start.key, temperature, statistics, iterations, snapshots, tolerance, mixing, seed]
+    digest = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
+    path = cache_root("force-constants") / f"self-consistent-{digest}.yaml"
+    if (cached := _load(path)) is not None:
+        return cached
+    calc = build_calculator(spec)
+    phonon = start.phonon
+    frequencies = [np.sort(gamma_frequencies(phonon))]
+    calls, cpu, change = 0, 0.0, np.inf
+    for iteration in range(iterations):
+        sampler = RandomDisplacements(
+            phonon.supercell,
+            phonon.primitive,
+            phonon.force_constants,
+            dist_func=statistics,
+            cutoff_frequency=0.01,
+        )
+        sampler.run(temperature, number_of_snapshots=snapshots, random_seed=seed + iteration)
+        start_cpu = time.process_time()
+        forces = []
+        for u in sampler.u:
+            frame = atoms.copy()
+            frame.positions += u
+            frame.calc = calc
+            forces.append(frame.get_forces())
+        cpu += time.process_time() - start_cpu
+        calls += snapshots
+        fitted = fit_force_constants(atoms, sampler.u, np.array(forces))
+        fitted.force_constants = (
+            mixing * fitted.force_constants + (1 - mixing) * phonon.force_constants
+        )
+        phonon = fitted
+        frequencies.append(np.sort(gamma_frequencies(phonon)))
+        old, new = np.abs(frequencies[-2]), np.abs(frequencies[-1])
+        modes = old > 0.01
+        change = float(np.mean(np.abs(new[modes] - old[modes]) / old[modes]))
+        if change < tolerance:
+            break
+    meta = {
+        "calls": start.calls + calls,
+        "cpu_s": start.cpu_s + cpu,
+        "calculator": spec.text,
+        "settings": settings,
+        "iterations": len(frequencies) - 1,
+        "converged": change < tolerance,
+        "last_change": change,
     }
     return _store(phonon, path, meta)

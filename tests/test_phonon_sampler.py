@@ -216,3 +216,46 @@ def test_frames_with_atoms_in_each_others_walls_are_redrawn():
     )
     assert kept_all[0].params["rejection_rate"] == 0
     assert any(too_close(reference, f.positions - reference.positions, limits) for f in unfiltered)
+
+
+def test_self_consistent_refit_converges_near_harmonic_on_a_stable_crystal():
+    reference = cu3au()
+    params = {"temperature": T, "calculator": "emt", "imaginary": "abs", "statistics": "classical"}
+    sampler = get_sampler("phonon", {**params, "self_consistent": 6, "sc_snapshots": 20})
+    _, provenance = sampler.sample(reference, 5, seed=1)
+    meta = provenance[0].params
+    assert meta["self_consistent_converged"] and 1 <= meta["self_consistent_iterations"] <= 6
+    assert meta["cost"]["self_consistent_calls"] == 20 * meta["self_consistent_iterations"]
+    # EMT Cu3Au is nearly harmonic at 300 K: the effective spectrum stays close to the harmonic.
+    from curate.phonons import self_consistent_force_constants
+
+    harmonic = harmonic_force_constants(reference, parse_spec("emt"))
+    effective = self_consistent_force_constants(
+        reference, parse_spec("emt"), harmonic, T, "classical", 6, 20
+    )
+    assert effective.cached
+    w0, w1 = (np.sort(gamma_frequencies(fc.phonon))[3:] for fc in (harmonic, effective))
+    assert np.abs(w1 / w0 - 1).mean() < 0.1
+
+
+def test_thermalized_frames_arrive_labelled_with_their_cost(cli, tmp_path):
+    from ase.calculators.emt import EMT
+    from ase.io import write
+
+    from curate.store import Store
+
+    write(tmp_path / "Cu3Au.cif", cu3au(1))
+    out = tmp_path / "S.zarr"
+    args = ["sample", "--system", tmp_path / "Cu3Au.cif", "--supercell", "2", "--scheme"]
+    args += ["phonon", "--calculator", "emt", "--imaginary", "abs", "--temperature", "300"]
+    args += ["--thermalize", "6", "-n", "4", "--seed", "2", "--out", out]
+    assert cli.json(*args)["added"] == 4
+    store = Store.open(out)
+    assert store.status_counts("emt")["ok"] == 4
+    provenance = store.provenance()
+    assert all(p.params["cost"]["thermalize_calls"] == 7 for p in provenance)
+    labels = store.labels("emt")
+    for i, atoms in enumerate(store.atoms()):
+        atoms.calc = EMT()
+        assert labels["energy"][i] == pytest.approx(atoms.get_potential_energy(), abs=1e-10)
+    assert cli.json(*args)["duplicates"] == 4

@@ -21,13 +21,15 @@ from pydantic import Field
 
 from curate.calculators import parse_spec
 from curate.errors import InputError
+from curate.md import MDBlowUp, run_md
 from curate.phonons import (
     gamma_frequencies,
     harmonic_force_constants,
     renormalized_force_constants,
+    self_consistent_force_constants,
 )
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams, displaced
+from curate.samplers.base import Sampler, SamplerParams, SamplingStopped, displaced
 from curate.store.uid import atoms_uid
 
 CUTOFF_THZ = 0.01
@@ -40,8 +42,10 @@ ROUND_DECIMALS = 9
 
 class PhononParams(SamplerParams):
     """Temperature (K), statistics, imaginary-mode policy, the calculator for the force constants,
-    the renormalisation MD, and ``contact_fraction``: frames bringing a pair of species closer
-    than this fraction of their shortest distance in the reference are redrawn (0: keep all)."""
+    the renormalisation MD, ``contact_fraction`` (frames bringing a pair of species closer than
+    this fraction of their wall are redrawn; 0 keeps all), ``self_consistent`` (at most this many
+    rounds of refitting the force constants to forces on their own samples, ``sc_snapshots``
+    each) and ``thermalize`` (MD steps with the calculator from each drawn frame; 0: none)."""
 
     temperature: float = Field(gt=0)
     statistics: Literal["quantum", "classical"] = "quantum"
@@ -52,6 +56,9 @@ class PhononParams(SamplerParams):
     md_equilibration: int = Field(200, ge=0)
     md_timestep: float = Field(4.0, gt=0)
     contact_fraction: float = Field(0.8, ge=0, lt=1)
+    self_consistent: int = Field(0, ge=0)
+    sc_snapshots: int = Field(40, ge=10)
+    thermalize: int = Field(0, ge=0)
 
 
 class PhononDisplacements(Sampler):
@@ -59,6 +66,11 @@ class PhononDisplacements(Sampler):
 
     name: ClassVar[str] = "phonon"
     Params: ClassVar[type[SamplerParams]] = PhononParams
+
+    @property
+    def labels_from(self) -> str | None:
+        """Thermalised frames carry the calculator's results from their last MD step."""
+        return self.params.calculator if self.params.thermalize else None
 
     def sample(
         self, reference: Atoms, n: int, seed: int, system: str = ""
@@ -82,6 +94,26 @@ class PhononDisplacements(Sampler):
                 seed=0,
             )
             cost |= {"renormalization_md_calls": fc.calls, "renormalization_md_cpu_s": fc.cpu_s}
+        self_consistency = {}
+        if p.self_consistent:
+            start = fc
+            fc = self_consistent_force_constants(
+                reference,
+                spec,
+                start,
+                p.temperature,
+                p.statistics,
+                p.self_consistent,
+                p.sc_snapshots,
+            )
+            cost |= {
+                "self_consistent_calls": fc.calls - start.calls,
+                "self_consistent_cpu_s": fc.cpu_s - start.cpu_s,
+            }
+            self_consistency = {
+                "self_consistent_iterations": fc.meta["iterations"],
+                "self_consistent_converged": fc.meta["converged"],
+            }
         phonon = fc.phonon
         frequencies = gamma_frequencies(phonon)
         sampler = RandomDisplacements(
@@ -123,11 +155,21 @@ class PhononDisplacements(Sampler):
             "lowest_thz": float(frequencies.min()),
             "contact_fraction": p.contact_fraction,
             "rejection_rate": 1 - n / drawn,
+            "thermalize": p.thermalize,
+            **self_consistency,
             "cost": cost,
         }
         frames, provenance = [], []
         for i, u in accepted[:n]:
-            frames.append(displaced(reference, u))
+            params = {**common, "draw": i}
+            frame = displaced(reference, u)
+            if p.thermalize:
+                try:
+                    frame, thermalize_cost = self._thermalize(frame, seed, i)
+                except MDBlowUp as exc:
+                    raise SamplingStopped(str(exc), frames, provenance) from None
+                params["cost"] = {**cost, **thermalize_cost}
+            frames.append(frame)
             provenance.append(
                 Provenance(
                     scheme=self.name,
@@ -135,10 +177,30 @@ class PhononDisplacements(Sampler):
                     seed=seed,
                     parent=parent,
                     temperature=p.temperature,
-                    params={**common, "draw": i},
+                    params=params,
                 )
             )
         return frames, provenance
+
+    def _thermalize(self, frame: Atoms, seed: int, draw: int) -> tuple[Atoms, dict]:
+        """The frame after ``thermalize`` Langevin steps at T from Maxwell–Boltzmann velocities,
+        with the calculator's results of that last step, and what the steps cost."""
+        p = self.params
+        run_seed = int(np.random.SeedSequence([seed, draw]).generate_state(1)[0])
+        trajectory = run_md(
+            frame,
+            parse_spec(p.calculator),
+            p.temperature,
+            1,
+            p.thermalize,
+            0,
+            p.md_timestep,
+            run_seed,
+        )
+        return trajectory.frames[0], {
+            "thermalize_calls": trajectory.calls,
+            "thermalize_cpu_s": trajectory.cpu_s,
+        }
 
 
 def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
