@@ -71,6 +71,11 @@ def _load(path: Path) -> ForceConstants | None:
     return ForceConstants(phonon, meta["calls"], meta["cpu_s"], True, path.stem, meta)
 
 
+def cached_force_constants(key: str) -> ForceConstants | None:
+    """Force constants cached under ``key`` (a frame's ``params["force_constants"]``), if there."""
+    return _load(cache_root("force-constants") / f"{key}.yaml")
+
+
 def _store(phonon, path: Path, meta: dict) -> ForceConstants:
     """Cache freshly computed force constants and return them as read back, so a later call
     with the same seed samples from exactly the same numbers."""

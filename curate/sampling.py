@@ -96,3 +96,29 @@ def append_batch(store: Store, batch: SampleBatch) -> AppendResult:
         results.append(LabelResult(int(index), Status.OK, values))
     store.write_labels(name, results)
     return added
+
+
+def rebuild_reference(provenance: Provenance) -> Atoms:
+    """The reference structure a frame was sampled from, built again from its provenance
+    (relaxation from the cache when there); checked against the frame's parent uid."""
+    from curate.store.uid import atoms_uid
+
+    recorded = dict(provenance.params.get("system", {}))
+    if not recorded:
+        raise InputError(f"frames of scheme '{provenance.scheme}' do not record their system")
+    relaxed_with = recorded.pop("relaxed_with", None)
+    name = recorded.get("source") or recorded["name"]
+    reference, spec = build_system(
+        name,
+        recorded["supercell"],
+        recorded.get("br_fraction", 0.5),
+        recorded.get("occupation_seed", 0),
+    )
+    if relaxed_with is not None:
+        reference = relaxed_system(reference, spec, parse_spec(relaxed_with))
+    if provenance.parent and atoms_uid(reference) != provenance.parent:
+        raise InputError(
+            f"system '{spec.name}' built again does not match the frames' parent structure "
+            "(its file or cached relaxation changed)"
+        )
+    return reference

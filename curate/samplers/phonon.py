@@ -153,6 +153,7 @@ class PhononDisplacements(Sampler):
             "n_imaginary": n_imaginary,
             "n_harmonic_imaginary": n_harmonic_imaginary,
             "lowest_thz": float(frequencies.min()),
+            "force_constants": fc.key,
             "contact_fraction": p.contact_fraction,
             "rejection_rate": 1 - n / drawn,
             "thermalize": p.thermalize,
