@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -91,6 +92,10 @@ def command(
     occupation_seed: OccupationSeed = 0,
     min_distance: MinDistance = 0.5,
     allow_close: AllowClose = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="phonon: write the band structure and DOS (harmonic and effective)."),
+    ] = None,
     relax: Annotated[
         str | None,
         typer.Option(help="Relax the system first with this calculator (cached), e.g. chgnet."),
@@ -160,6 +165,12 @@ def command(
             "n_frames": store.n_frames,
             "schemes": store.scheme_counts(),
         }
+    if plot is not None and scheme == "phonon" and batch.frames:
+        from curate.phonons import plot_sampled_phonons
+
+        figure = plot_sampled_phonons(batch.provenance[0].params, plot / "phonons.png")
+        payload["figures"] = [str(figure)]
+        log(f"wrote {figure}")
     if batch.stopped:
         raise InputError(
             f"{batch.stopped}; kept the {payload['added']} frames made before in {out}"

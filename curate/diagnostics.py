@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 from ase.geometry import find_mic
-from ase.neighborlist import neighbor_list
 from ase.units import _amu, _k
 
+from curate.graphs.neighbors import NeighborFinder
 from curate.labels import hydrostatic_stress
 
 PAIR_RMAX = 6.0
@@ -60,8 +60,9 @@ def phonopy_msd(phonon, reference: Atoms, temperature: float, statistics: str) -
 def shortest_distances(frames: Sequence[Atoms], cutoff: float = 4.0) -> np.ndarray:
     """Each frame's shortest interatomic distance (Å; ``cutoff`` if none is shorter)."""
     out = np.full(len(frames), cutoff)
+    finder = NeighborFinder(cutoff)
     for k, atoms in enumerate(frames):
-        d = neighbor_list("d", atoms, cutoff)
+        d = finder(atoms.positions, atoms.cell.array, atoms.pbc)[3]
         if len(d):
             out[k] = d.min()
     return out
@@ -72,7 +73,7 @@ def _pairs(atoms: Atoms, rmax: float) -> dict[str, np.ndarray]:
     twice (once from each end), an atom and its own image included."""
     from ase.data import chemical_symbols
 
-    i, j, d = neighbor_list("ijd", atoms, rmax)
+    i, j, _, d = NeighborFinder(rmax)(atoms.positions, atoms.cell.array, atoms.pbc)
     z = atoms.numbers
     first, second = z[i], z[j]
     names = [chemical_symbols[k] for k in np.unique(z)]

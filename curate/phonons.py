@@ -9,6 +9,7 @@ finite displacements of that cell.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -59,16 +60,29 @@ def _key(atoms: Atoms, spec: CalculatorSpec, displacement: float) -> str:
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:20]
 
 
+_LOADED: dict[Path, ForceConstants] = {}
+"""Force constants already read in this process, by cache path."""
+
+
 def _load(path: Path) -> ForceConstants | None:
-    """Force constants cached at ``path`` (phonopy YAML plus a JSON of their cost), if there."""
+    """Force constants cached at ``path`` (phonopy YAML of the cell, the constants as .npy, a
+    JSON of their cost), if there. Read once per process."""
     import phonopy
 
-    meta_path = path.with_suffix(".json")
+    if path in _LOADED:
+        return _LOADED[path]
+    meta_path, fc_path = path.with_suffix(".json"), path.with_suffix(".npy")
     if not (path.exists() and meta_path.exists()):
         return None
     meta = json.loads(meta_path.read_text())
-    phonon = phonopy.load(path, produce_fc=False, log_level=0)
-    return ForceConstants(phonon, meta["calls"], meta["cpu_s"], True, path.stem, meta)
+    if fc_path.exists():
+        phonon = phonopy.load(path, produce_fc=False, is_symmetry=False, log_level=0)
+        phonon.force_constants = np.load(fc_path)
+    else:  # constants written inside the YAML (slow to parse): move them to .npy
+        phonon = phonopy.load(path, produce_fc=False, is_symmetry=False, log_level=0)
+        np.save(fc_path, phonon.force_constants)
+    _LOADED[path] = ForceConstants(phonon, meta["calls"], meta["cpu_s"], True, path.stem, meta)
+    return _LOADED[path]
 
 
 def cached_force_constants(key: str) -> ForceConstants | None:
@@ -80,11 +94,12 @@ def _store(phonon, path: Path, meta: dict) -> ForceConstants:
     """Cache freshly computed force constants and return them as read back, so a later call
     with the same seed samples from exactly the same numbers."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    phonon.save(path, settings={"force_constants": True})
+    phonon.save(path, settings={"force_constants": False})
+    np.save(path.with_suffix(".npy"), phonon.force_constants)
     path.with_suffix(".json").write_text(json.dumps(meta))
+    _LOADED.pop(path, None)
     loaded = _load(path)
-    loaded.cached = False
-    return loaded
+    return ForceConstants(loaded.phonon, loaded.calls, loaded.cpu_s, False, loaded.key, meta)
 
 
 def _new_phonopy(atoms: Atoms):
@@ -260,3 +275,62 @@ def self_consistent_force_constants(
         "last_change": change,
     }
     return _store(phonon, path, meta)
+
+
+BAND_PATH = {"Γ": (0, 0, 0), "X": (0, 0.5, 0), "M": (0.5, 0.5, 0), "R": (0.5, 0.5, 0.5)}
+"""High-symmetry points (reciprocal coordinates of the cell, cubic names) of the plotted path."""
+
+
+def plot_phonons(spectra: dict[str, object], path: Path, mesh: int = 8) -> Path:
+    """Band structure along Γ–X–M–Γ–R–X of the cell and density of states on a ``mesh``³ grid,
+    one curve set per labelled phonopy object (e.g. harmonic and renormalised); imaginary
+    frequencies drawn negative. Bands are those of the cell the force constants belong to
+    (folded, for a supercell)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["Γ", "X", "M", "Γ", "R", "X"]
+    corners = [np.array(BAND_PATH[n], dtype=float) for n in names]
+    segments = [np.linspace(a, b, 41) for a, b in itertools.pairwise(corners)]
+    fig, (bands, dos) = plt.subplots(
+        1, 2, figsize=(9, 4.5), sharey=True, gridspec_kw={"width_ratios": [3, 1]}
+    )
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (label, phonon) in enumerate(spectra.items()):
+        colour = colours[k % len(colours)]
+        phonon.run_band_structure(segments)
+        result = phonon.get_band_structure_dict()
+        for x, freqs in zip(result["distances"], result["frequencies"], strict=True):
+            bands.plot(x, freqs, color=colour, lw=0.7)
+        bands.plot([], [], color=colour, label=label)
+        phonon.run_mesh([mesh] * 3)
+        phonon.run_total_dos()
+        total = phonon.get_total_dos_dict()
+        dos.plot(total["total_dos"], total["frequency_points"], color=colour, lw=1.2)
+    ticks = [result["distances"][0][0]] + [d[-1] for d in result["distances"]]
+    bands.set_xticks(ticks, names)
+    bands.set_xlim(ticks[0], ticks[-1])
+    for x in ticks:
+        bands.axvline(x, color="0.8", lw=0.5)
+    bands.axhline(0, color="0.5", lw=0.5)
+    bands.set(ylabel="frequency (THz)")
+    bands.legend(fontsize=8, loc="upper right")
+    dos.set(xlabel="DOS")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_sampled_phonons(params: dict, path: Path) -> Path:
+    """The spectra phonon frames were drawn from (their ``params``): harmonic, and the
+    renormalised or self-consistent force constants where those were used."""
+    harmonic = cached_force_constants(params["harmonic_force_constants"])
+    used = cached_force_constants(params["force_constants"])
+    spectra = {"harmonic": harmonic.phonon}
+    if used.key != harmonic.key:
+        spectra[f"{params['imaginary']} at T"] = used.phonon
+    return plot_phonons(spectra, path)

@@ -9,7 +9,6 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 from ase.io import read, write
-from ase.neighborlist import neighbor_list
 
 from curate.errors import InputError
 
@@ -65,7 +64,9 @@ def check_atoms(
 
 def shortest_distance(atoms: Atoms, cutoff: float) -> float:
     """Shortest interatomic distance below ``cutoff`` (periodic images included), else ``inf``."""
-    distances = neighbor_list("d", atoms, cutoff, self_interaction=False)
+    from curate.graphs.neighbors import NeighborFinder
+
+    distances = NeighborFinder(cutoff)(atoms.positions, atoms.cell.array, atoms.pbc)[3]
     return float(distances.min()) if len(distances) else float("inf")
 
 

@@ -16,7 +16,6 @@ from typing import ClassVar, Literal
 import numpy as np
 from ase import Atoms
 from ase.geometry import get_distances
-from ase.neighborlist import neighbor_list
 from pydantic import Field
 
 from curate.calculators import parse_spec
@@ -80,6 +79,7 @@ class PhononDisplacements(Sampler):
         p = self.params
         spec = parse_spec(p.calculator)
         fc = harmonic_force_constants(reference, spec)
+        harmonic_key = fc.key
         cost = {"force_constant_calls": fc.calls, "force_constant_cpu_s": fc.cpu_s}
         n_harmonic_imaginary = int((gamma_frequencies(fc.phonon) < -CUTOFF_THZ).sum())
         if p.imaginary == "renormalize":
@@ -154,6 +154,7 @@ class PhononDisplacements(Sampler):
             "n_harmonic_imaginary": n_harmonic_imaginary,
             "lowest_thz": float(frequencies.min()),
             "force_constants": fc.key,
+            "harmonic_force_constants": harmonic_key,
             "contact_fraction": p.contact_fraction,
             "rejection_rate": 1 - n / drawn,
             "thermalize": p.thermalize,
@@ -226,7 +227,9 @@ def too_close(reference: Atoms, u: np.ndarray, limits: np.ndarray) -> bool:
     """Whether displacing ``reference`` by ``u`` brings any pair under its species' limit."""
     if limits.max() <= 0:
         return False
-    atoms = displaced(reference, u)
-    i, j, d = neighbor_list("ijd", atoms, float(limits.max()))
-    z = atoms.numbers
+    from curate.graphs.neighbors import NeighborFinder
+
+    positions = reference.positions + u
+    i, j, _, d = NeighborFinder(float(limits.max()))(positions, reference.cell.array, reference.pbc)
+    z = reference.numbers
     return bool((d < limits[z[i], z[j]]).any())
