@@ -1,0 +1,51 @@
+"""Is a set physical? Close contacts between atoms, and energies far above the thermal scale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.data import covalent_radii
+from ase.neighborlist import neighbor_list
+from ase.units import kB
+
+from curate.errors import InputError
+
+DEFAULT_CONTACT_FRACTION = 0.75
+"""A pair closer than this share of the sum of its covalent radii is a close contact (bonded
+pairs sit near 1; Ag–S in Ag3SBr at 0.99)."""
+DEFAULT_KT_MULTIPLE = 3.0
+"""A harmonic solid at T holds about 3/2 kT of potential energy per atom above its minimum; a
+frame with more than twice that (3 kT) is hotter than the set claims to be."""
+SEARCH_FACTOR = 1.25
+"""Shortest distances are looked for up to this many times the largest covalent diameter of the
+frame's species (NaN beyond): far enough for any bonded neighbour."""
+
+
+def contact_scan(
+    frames: Sequence[Atoms], fraction: float = DEFAULT_CONTACT_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the shortest interatomic distance (periodic images included; NaN if no pair is
+    within reach) and whether a pair is closer than ``fraction`` × (r_cov,i + r_cov,j)."""
+    if not 0 < fraction <= SEARCH_FACTOR:
+        raise InputError(f"contact fraction must lie in (0, {SEARCH_FACTOR}], got {fraction}")
+    shortest = np.full(len(frames), np.nan)
+    close = np.zeros(len(frames), dtype=bool)
+    for k, atoms in enumerate(frames):
+        radii = covalent_radii[atoms.numbers]
+        i, j, d = neighbor_list("ijd", atoms, SEARCH_FACTOR * 2 * radii.max())
+        if len(d):
+            shortest[k] = d.min()
+            close[k] = bool((d < fraction * (radii[i] + radii[j])).any())
+    return shortest, close
+
+
+def beyond_thermal(
+    excess: np.ndarray, temperatures: np.ndarray, multiple: float = DEFAULT_KT_MULTIPLE
+) -> np.ndarray:
+    """Whether each frame's energy per atom above the reference (eV/atom) exceeds
+    ``multiple`` × k_B T at its temperature (K)."""
+    if not multiple > 0:
+        raise InputError(f"the kT multiple must be positive, got {multiple}")
+    return excess > multiple * kB * np.asarray(temperatures, dtype=float)
