@@ -9,7 +9,20 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from curate.cli import export, importer, info, label, sample, systems
+from curate.cli import (
+    diversity,
+    evaluate,
+    explain,
+    export,
+    hpo,
+    importer,
+    info,
+    inspect,
+    label,
+    sample,
+    systems,
+    train,
+)
 
 from curate.errors import CurateError
 
@@ -59,8 +72,14 @@ for name, module in (
     ("sample", sample),
     ("label", label),
     ("info", info),
+    ("inspect", inspect),
     ("export", export),
     ("import", importer),
+    ("diversity", diversity),
+    ("train", train),
+    ("evaluate", evaluate),
+    ("hpo", hpo),
+    ("explain", explain),
 ):
     app.command(name)(user_errors(module.command))
 

@@ -1,0 +1,52 @@
+"""Small labelled stores for the GNN tests, written straight through the Store API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase.build import bulk
+from ase.calculators.calculator import Calculator
+from ase.calculators.emt import EMT
+
+from curate.labels import LabelResult, Status
+from curate.provenance import Provenance
+from curate.store import Store
+
+
+def strained_frames(symbol: str, n: int, seed: int, repeat: int = 1) -> list:
+    """``n`` rattled, isotropically strained fcc cells (4·repeat³ atoms each)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n):
+        atoms = bulk(symbol, "fcc", cubic=True).repeat(repeat)
+        atoms.set_cell(atoms.cell * rng.uniform(0.97, 1.04), scale_atoms=True)
+        atoms.positions += rng.normal(0.0, rng.uniform(0.02, 0.15), atoms.positions.shape)
+        frames.append(atoms)
+    return frames
+
+
+def labelled_store(
+    path: Path,
+    frames: list,
+    calculator: Calculator | None = None,
+    n_ok: int | None = None,
+) -> Path:
+    """A store of ``frames`` labelled (energy, forces, stress) by ``calculator`` (EMT); only the
+    first ``n_ok`` frames get labels, the rest stay pending."""
+    calculator = calculator or EMT()
+    results = []
+    for i, atoms in enumerate(frames[:n_ok]):
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        values = {
+            "energy": atoms.get_potential_energy(),
+            "forces": atoms.get_forces(),
+            "stress": atoms.get_stress(),
+        }
+        results.append(LabelResult(i, Status.OK, values))
+    with Store.create(path) as store:
+        store.append(frames, Provenance(scheme="random", system="test", seed=0))
+        store.create_label_set("emt", "emt", ["energy", "forces", "stress"])
+        store.write_labels("emt", results)
+    return path
