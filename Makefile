@@ -50,6 +50,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store_read.py --out benchmarks/results/store_read.json
 	$(BIN)/python benchmarks/label_throughput.py --out benchmarks/results/label_throughput.json
+	$(BIN)/python benchmarks/thermal_sampling.py --out benchmarks/results/thermal_sampling.json
+	$(BIN)/python benchmarks/graph_build.py --out benchmarks/results/graph_build.json
+	$(BIN)/python benchmarks/train_throughput.py --out benchmarks/results/train_throughput.json
+	$(BIN)/python benchmarks/diversity_entropy.py --out benchmarks/results/diversity_entropy.json
 
 # docs/cli.md is generated from the commands' own help (a test checks it is current).
 docs: $(STAMP)
