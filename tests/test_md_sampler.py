@@ -83,7 +83,7 @@ def test_a_frame_temperature_matches_the_thermostat(tmp_path):
         seed=1,
     )
     temperatures = [f.get_temperature() for f in trajectory.frames]
-    assert np.mean(temperatures) == pytest.approx(500, rel=0.15)
+    assert np.mean(temperatures) == pytest.approx(500, rel=0.10)
 
 
 def test_several_temperatures_split_the_frames():

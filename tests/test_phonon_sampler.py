@@ -196,7 +196,7 @@ def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
 
 
 def test_frames_with_atoms_in_each_others_walls_are_redrawn():
-    from curate.samplers.phonon import contact_limits, too_close
+    from curate.samplers.phonon import ContactCheck
 
     reference = cu3au(1)
     params = {
@@ -207,15 +207,15 @@ def test_frames_with_atoms_in_each_others_walls_are_redrawn():
         "contact_fraction": 0.8,
     }
     frames, provenance = get_sampler("phonon", params).sample(reference, 30, seed=3)
-    limits = contact_limits(reference, 0.8)
-    assert not any(too_close(reference, f.positions - reference.positions, limits) for f in frames)
+    too_close = ContactCheck(reference, 0.8)
+    assert not any(too_close(f.positions - reference.positions) for f in frames)
     assert 0 < provenance[0].params["rejection_rate"] < 1
     assert len({p.params["draw"] for p in provenance}) == 30
     unfiltered, kept_all = get_sampler("phonon", {**params, "contact_fraction": 0}).sample(
         reference, 30, seed=3
     )
     assert kept_all[0].params["rejection_rate"] == 0
-    assert any(too_close(reference, f.positions - reference.positions, limits) for f in unfiltered)
+    assert any(too_close(f.positions - reference.positions) for f in unfiltered)
 
 
 def test_self_consistent_refit_converges_near_harmonic_on_a_stable_crystal():

@@ -126,7 +126,7 @@ class PhononDisplacements(Sampler):
         n_imaginary = int((frequencies < -CUTOFF_THZ).sum())
         if p.imaginary == "skip" and n_imaginary:
             sampler.frequencies = np.where(sampler.frequencies < 0, 0.0, sampler.frequencies)
-        limits = contact_limits(reference, p.contact_fraction)
+        too_close = ContactCheck(reference, p.contact_fraction)
         accepted: list[tuple[int, np.ndarray]] = []
         drawn = 0
         while len(accepted) < n:
@@ -142,7 +142,7 @@ class PhononDisplacements(Sampler):
             )
             for k, u in enumerate(sampler.u):
                 u = np.round(u, ROUND_DECIMALS)
-                if not too_close(reference, u, limits):
+                if not too_close(u):
                     accepted.append((drawn + k, u))
             drawn += batch
         parent = atoms_uid(reference)
@@ -223,13 +223,22 @@ def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
     return limits
 
 
-def too_close(reference: Atoms, u: np.ndarray, limits: np.ndarray) -> bool:
-    """Whether displacing ``reference`` by ``u`` brings any pair under its species' limit."""
-    if limits.max() <= 0:
-        return False
-    from curate.graphs.neighbors import NeighborFinder
+class ContactCheck:
+    """Whether a displacement field brings any pair of ``reference`` under its species' limit
+    (:func:`contact_limits`); one neighbour search reused across frames."""
 
-    positions = reference.positions + u
-    i, j, _, d = NeighborFinder(float(limits.max()))(positions, reference.cell.array, reference.pbc)
-    z = reference.numbers
-    return bool((d < limits[z[i], z[j]]).any())
+    def __init__(self, reference: Atoms, fraction: float):
+        from curate.graphs.neighbors import NeighborFinder
+
+        self.reference = reference
+        self.limits = contact_limits(reference, fraction)
+        cutoff = float(self.limits.max())
+        self.finder = NeighborFinder(cutoff) if cutoff > 0 else None
+
+    def __call__(self, u: np.ndarray) -> bool:
+        if self.finder is None:
+            return False
+        ref = self.reference
+        i, j, _, d = self.finder(ref.positions + u, ref.cell.array, ref.pbc)
+        z = ref.numbers
+        return bool((d < self.limits[z[i], z[j]]).any())
