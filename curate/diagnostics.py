@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
@@ -57,57 +58,49 @@ def phonopy_msd(phonon, reference: Atoms, temperature: float, statistics: str) -
     return {s: float(per_atom[symbols == s].mean()) for s in dict.fromkeys(symbols)}
 
 
-def shortest_distances(frames: Sequence[Atoms], cutoff: float = 4.0) -> np.ndarray:
-    """Each frame's shortest interatomic distance (Å; ``cutoff`` if none is shorter)."""
-    out = np.full(len(frames), cutoff)
-    finder = NeighborFinder(cutoff)
-    for k, atoms in enumerate(frames):
-        d = finder(atoms.positions, atoms.cell.array, atoms.pbc)[3]
-        if len(d):
-            out[k] = d.min()
-    return out
+@dataclass
+class PairStatistics:
+    """What one neighbour search per frame up to ``rmax`` gives, per species pair (``"Ag-S"``,
+    alphabetical): the distribution of pair distances (bin centres in Å, pairs per frame per Å;
+    the paper's Supp. Fig. 11) and the shortest distance each pair reaches; and each frame's
+    shortest interatomic distance (``rmax`` if none is shorter)."""
+
+    centres: np.ndarray
+    distributions: dict[str, np.ndarray]
+    minima: dict[str, float]
+    shortest: np.ndarray
 
 
-def _pairs(atoms: Atoms, rmax: float) -> dict[str, np.ndarray]:
-    """Distances (Å) up to ``rmax`` per species pair, named alphabetically; each pair appears
-    twice (once from each end), an atom and its own image included."""
+def pair_statistics(
+    frames: Sequence[Atoms], rmax: float = PAIR_RMAX, bins: int = PAIR_BINS
+) -> PairStatistics:
+    """Pair-distance distributions and minima, and per-frame shortest distances, of ``frames``."""
     from ase.data import chemical_symbols
 
-    i, j, _, d = NeighborFinder(rmax)(atoms.positions, atoms.cell.array, atoms.pbc)
-    z = atoms.numbers
-    first, second = z[i], z[j]
-    names = [chemical_symbols[k] for k in np.unique(z)]
-    out = {}
-    for a, b in itertools.combinations_with_replacement(sorted(names), 2):
-        za, zb = chemical_symbols.index(a), chemical_symbols.index(b)
-        mask = ((first == za) & (second == zb)) | ((first == zb) & (second == za))
-        out[f"{a}-{b}"] = d[mask]
-    return out
-
-
-def pair_distributions(
-    frames: Sequence[Atoms], rmax: float = PAIR_RMAX, bins: int = PAIR_BINS
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per species pair (``"Ag-S"``, alphabetical), the distribution of pair distances up to
-    ``rmax`` (the paper's Supp. Fig. 11): bin centres (Å) and, per pair, pairs per frame per Å."""
     edges = np.linspace(0.0, rmax, bins + 1)
+    finder = NeighborFinder(rmax)
     counts: dict[str, np.ndarray] = {}
-    for atoms in frames:
-        for pair, d in _pairs(atoms, rmax).items():
-            counts[pair] = counts.get(pair, 0) + np.histogram(d, edges)[0]
-    width = edges[1] - edges[0]
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    return centres, {pair: c / (2 * len(frames) * width) for pair, c in counts.items()}
-
-
-def pair_minima(frames: Sequence[Atoms], rmax: float = PAIR_RMAX) -> dict[str, float]:
-    """The shortest distance each species pair reaches over all frames (Å; ``rmax`` if never
-    closer)."""
     minima: dict[str, float] = {}
-    for atoms in frames:
-        for pair, d in _pairs(atoms, rmax).items():
-            minima[pair] = min(minima.get(pair, rmax), float(d.min(initial=rmax)))
-    return minima
+    shortest = np.full(len(frames), rmax)
+    for k, atoms in enumerate(frames):
+        i, j, _, d = finder(atoms.positions, atoms.cell.array, atoms.pbc)
+        shortest[k] = d.min(initial=rmax)
+        z = atoms.numbers
+        first, second = z[i], z[j]
+        names = sorted(chemical_symbols[n] for n in np.unique(z))
+        for a, b in itertools.combinations_with_replacement(names, 2):
+            za, zb = chemical_symbols.index(a), chemical_symbols.index(b)
+            pair = d[((first == za) & (second == zb)) | ((first == zb) & (second == za))]
+            name = f"{a}-{b}"  # each pair is listed from both ends, an atom's own image included
+            counts[name] = counts.get(name, 0) + np.histogram(pair, edges)[0]
+            minima[name] = min(minima.get(name, rmax), float(pair.min(initial=rmax)))
+    width = edges[1] - edges[0]
+    return PairStatistics(
+        centres=0.5 * (edges[1:] + edges[:-1]),
+        distributions={name: c / (2 * len(frames) * width) for name, c in counts.items()},
+        minima=minima,
+        shortest=shortest,
+    )
 
 
 def thermal_summary(

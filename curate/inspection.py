@@ -17,10 +17,8 @@ import numpy as np
 
 from curate.diagnostics import (
     against,
-    pair_distributions,
-    pair_minima,
+    pair_statistics,
     phonopy_msd,
-    shortest_distances,
     species_msd,
     thermal_summary,
 )
@@ -46,12 +44,10 @@ class GroupReport:
 
 def _label_set(store: Store, label_set: str | None) -> str | None:
     """The label set to read: the one asked for, else the store's only one, else none."""
-    names = store.label_sets()
     if label_set is not None:
-        if label_set not in names:
-            known = ", ".join(names) or "none"
-            raise InputError(f"{store.path}: no label set '{label_set}' (has: {known})")
+        store.label_set_info(label_set)  # the store refuses a name it does not have
         return label_set
+    names = store.label_sets()
     return names[0] if len(names) == 1 else None
 
 
@@ -82,7 +78,9 @@ def group_report(
     provenance = store.provenance(indices)
     reference = rebuild_reference(provenance[0])
     msd = species_msd(frames, reference)
-    shortest = shortest_distances(frames)
+    pairs = pair_statistics(frames)
+    shortest = pairs.shortest
+    costs = [p.params.get("cost", {}) for p in provenance]
     temperatures = sorted({p.temperature for p in provenance if p.temperature is not None})
     summary: dict[str, Any] = {
         "n_frames": len(frames),
@@ -95,10 +93,9 @@ def group_report(
             "median": float(np.median(shortest)),
         },
         "close_fraction": {f"{d:g}": float((shortest < d).mean()) for d in CLOSE_CONTACTS},
-        "pair_minimum": pair_minima(frames),
-        "costs": sorted({json.dumps(p.params.get("cost", {}), sort_keys=True) for p in provenance}),
+        "pair_minimum": pairs.minima,
+        "costs": [json.loads(c) for c in sorted({json.dumps(c, sort_keys=True) for c in costs})],
     }
-    summary["costs"] = [json.loads(c) for c in summary["costs"]]
     if provenance[0].scheme == "phonon" and len(temperatures) == 1:
         summary |= _phonopy_reference(provenance[0], reference, msd)
     energy = np.array([])
@@ -112,19 +109,25 @@ def group_report(
                 labels["energy"][ok], stress[ok] if stress is not None else None, n_atoms
             )
             energy = labels["energy"][ok] / n_atoms
-    centres, pairs = pair_distributions(frames)
-    return GroupReport(name, summary, shortest, energy, centres, pairs)
+    return GroupReport(name, summary, shortest, energy, pairs.centres, pairs.distributions)
+
+
+def reference_report(path: Path, label_set: str | None = None) -> GroupReport:
+    """The report of a whole reference store (MD at the same temperature and calculator)."""
+    with Store.open(path) as store:
+        chosen = _label_set(store, label_set)
+        return group_report(store, "reference", np.arange(store.n_frames), chosen)
 
 
 def inspect_store(
     path: Path,
     by: Literal["scheme", "system"] = "scheme",
     label_set: str | None = None,
-    reference: Path | None = None,
-    reference_label_set: str | None = None,
+    reference: Path | GroupReport | None = None,
 ) -> list[GroupReport]:
-    """A report per group of the store at ``path``, and one for the reference store (last,
-    named ``reference``) with every group's offsets from it under ``versus_reference``."""
+    """A report per group of the store at ``path``, and one for the reference (a store, or its
+    report when several stores are compared with it; last, named ``reference``) with every
+    group's offsets from it under ``versus_reference``."""
     if by not in ("scheme", "system"):
         raise InputError(f"--by must be scheme or system, got '{by}'")
     with Store.open(path) as store:
@@ -138,14 +141,38 @@ def inspect_store(
         ]
     if reference is None:
         return reports
-    with Store.open(reference) as ref_store:
-        chosen = _label_set(ref_store, reference_label_set or label_set)
-        ref = group_report(ref_store, "reference", np.arange(ref_store.n_frames), chosen)
+    ref = (
+        reference if isinstance(reference, GroupReport) else reference_report(reference, label_set)
+    )
     ref_numbers = {"msd": ref.summary["msd"], **ref.summary.get("labels", {})}
     for report in reports:
         numbers = {"msd": report.summary["msd"], **report.summary.get("labels", {})}
         report.summary["versus_reference"] = against(numbers, ref_numbers)
     return [*reports, ref]
+
+
+def energy_histogram(series: dict[str, np.ndarray], path: Path, shaded: str | None = None) -> Path:
+    """Energy-per-atom histograms (density) of named sets on shared bins, as PNG; the set named
+    ``shaded`` (a reference) drawn filled in grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    values = np.concatenate(list(series.values()))
+    bins = np.linspace(values.min(), values.max(), 50)
+    for name, energies in series.items():
+        if name == shaded:
+            ax.hist(energies, bins, density=True, color="k", alpha=0.25, label=name)
+        else:
+            ax.hist(energies, bins, density=True, histtype="step", lw=1.5, label=name)
+    ax.set(xlabel="energy per atom (eV)", ylabel="density")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
 
 
 def plot_reports(reports: list[GroupReport], out: Path) -> list[Path]:
@@ -165,17 +192,9 @@ def plot_reports(reports: list[GroupReport], out: Path) -> list[Path]:
         plt.close(fig)
         written.append(out / name)
 
-    labelled = [r for r in reports if len(r.energy_per_atom)]
+    labelled = {r.name: r.energy_per_atom for r in reports if len(r.energy_per_atom)}
     if labelled:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        lo = min(r.energy_per_atom.min() for r in labelled)
-        hi = max(r.energy_per_atom.max() for r in labelled)
-        bins = np.linspace(lo, hi, 50)
-        for r in labelled:
-            ax.hist(r.energy_per_atom, bins, density=True, histtype="step", lw=1.5, label=r.name)
-        ax.set(xlabel="energy per atom (eV)", ylabel="density")
-        ax.legend()
-        save(fig, "energy_per_atom.png")
+        written.append(energy_histogram(labelled, out / "energy_per_atom.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(0, 4, 81)

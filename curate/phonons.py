@@ -163,8 +163,7 @@ def renormalized_force_constants(
 ) -> ForceConstants:
     """Effective harmonic force constants at ``temperature``: a least-squares fit (phonopy with
     symfc) to displacement–force pairs from NVT MD with the same calculator. Cached."""
-    from ase.geometry import find_mic
-
+    from curate.diagnostics import displacements
     from curate.md import run_md
 
     settings = [temperature, snapshots, stride, equilibration, timestep_fs, seed]
@@ -178,14 +177,8 @@ def renormalized_force_constants(
     trajectory = run_md(
         atoms, spec, temperature, snapshots, stride, equilibration, timestep_fs, seed
     )
-    displacements = np.array(
-        [
-            find_mic(frame.positions - atoms.positions, atoms.cell, atoms.pbc)[0]
-            for frame in trajectory.frames
-        ]
-    )
     forces = np.array([frame.get_forces() for frame in trajectory.frames])
-    phonon = fit_force_constants(atoms, displacements, forces)
+    phonon = fit_force_constants(atoms, displacements(trajectory.frames, atoms), forces)
     meta = {
         "calls": trajectory.calls,
         "cpu_s": trajectory.cpu_s,

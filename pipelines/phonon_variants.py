@@ -41,14 +41,15 @@ def run(
 ) -> dict:
     """Sample, label and inspect every variant against the MD store ``md``."""
     from curate.calculators import parse_spec
-    from curate.inspection import inspect_store
+    from curate.inspection import energy_histogram, inspect_store, reference_report
     from curate.labelling import label_store
     from curate.sampling import append_batch, sample_system
     from curate.store import Store
 
     spec = parse_spec(calculator)
     out.mkdir(parents=True, exist_ok=True)
-    results, reports = {}, {}
+    reference = reference_report(md, spec.default_label_set)
+    results, energies = {}, {}
     for name, extra in VARIANTS.items():
         path = out / f"{name}.zarr"
         params = {"temperature": temperature, "calculator": calculator, **extra}
@@ -57,7 +58,7 @@ def run(
                 batch = sample_system(system, "phonon", n, seed, params, relax_with=spec)
                 append_batch(store, batch)
         label_store(path, spec, client_options={"workers": 1})
-        group, reference = inspect_store(path, reference=md, label_set=spec.default_label_set)
+        group, _ = inspect_store(path, label_set=spec.default_label_set, reference=reference)
         summary = group.summary
         results[name] = {
             "params": params,
@@ -67,34 +68,15 @@ def run(
             **summary.get("labels", {}),
             **summary["versus_reference"],
         }
-        reports[name] = group
+        energies[name] = group.energy_per_atom
     results["md"] = {
         **{k: reference.summary[k] for k in ("rms", "shortest_distance", "close_fraction")},
         **reference.summary.get("labels", {}),
     }
     (out / "variants.json").write_text(json.dumps(results, indent=2))
-    _plot(reports, reference, out / "energy_per_atom.png")
+    energies["MD"] = reference.energy_per_atom
+    energy_histogram(energies, out / "energy_per_atom.png", shaded="MD")
     return results
-
-
-def _plot(reports: dict, reference, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    energies = [r.energy_per_atom for r in reports.values()] + [reference.energy_per_atom]
-    bins = np.linspace(min(e.min() for e in energies), max(e.max() for e in energies), 60)
-    for name, r in reports.items():
-        ax.hist(r.energy_per_atom, bins, density=True, histtype="step", lw=1.4, label=name)
-    ax.hist(reference.energy_per_atom, bins, density=True, color="k", alpha=0.25, label="MD")
-    ax.set(xlabel="energy per atom (eV)", ylabel="density")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from ase.geometry import get_distances
 from ase.io import write
 
 from curate.calculators import parse_spec
-from curate.diagnostics import pair_distributions, pair_minima, shortest_distances
+from curate.diagnostics import pair_statistics
 from curate.relax import relax
 
 
@@ -52,15 +52,13 @@ def test_pair_minima_and_distributions_match_brute_force():
                 pair = "-".join(sorted((symbols[i], symbols[j])))
                 expected[pair] = min(expected[pair], d.min(initial=rmax))
                 counts[pair] += len(d)
-    minima = pair_minima(frames, rmax)
+    stats = pair_statistics(frames, rmax)
     for pair, value in expected.items():
-        assert minima[pair] == pytest.approx(value, abs=1e-9)
-    centres, distributions = pair_distributions(frames, rmax)
-    width = centres[1] - centres[0]
+        assert stats.minima[pair] == pytest.approx(value, abs=1e-9)
+    width = stats.centres[1] - stats.centres[0]
     for pair, total in counts.items():  # every ordered pair counted twice by brute force
-        assert distributions[pair].sum() * width * len(frames) == pytest.approx(total / 2)
-    shortest = shortest_distances(frames)
-    for atoms, value in zip(frames, shortest, strict=True):
+        assert stats.distributions[pair].sum() * width * len(frames) == pytest.approx(total / 2)
+    for atoms, value in zip(frames, stats.shortest, strict=True):
         _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=True)
         assert value == pytest.approx(d[d > 1e-9].min(), abs=1e-9)
 

@@ -54,6 +54,11 @@ class Sampler(ABC):
         """Draw ``n`` configurations derived from ``reference``."""
 
 
+def derived_seed(seed: int, k: int) -> int:
+    """An independent integer seed for part ``k`` (a run, a draw) of a seeded sampling."""
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+
+
 def displaced(reference: Atoms, displacements: np.ndarray | float = 0.0) -> Atoms:
     """A copy of ``reference`` moved by ``displacements`` (Å), without calculator or info."""
     atoms = reference.copy()

@@ -17,7 +17,7 @@ from pydantic import Field, PositiveFloat, field_validator
 from curate.calculators import build_calculator, parse_spec
 from curate.md import MDBlowUp, Trajectory, run_md
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams, SamplingStopped
+from curate.samplers.base import Sampler, SamplerParams, SamplingStopped, derived_seed
 from curate.store.uid import atoms_uid
 
 
@@ -84,10 +84,18 @@ class MolecularDynamics(Sampler):
         for k, (temperature, share) in enumerate(zip(p.temperature, shares, strict=True)):
             if not len(share):
                 continue
-            run_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-            args = (len(share), p.stride, p.equilibration, p.timestep, run_seed, p.thermostat)
             try:
-                trajectory = run_md(reference, spec, temperature, *args)
+                trajectory = run_md(
+                    reference,
+                    spec,
+                    temperature,
+                    len(share),
+                    p.stride,
+                    p.equilibration,
+                    p.timestep,
+                    derived_seed(seed, k),
+                    p.thermostat,
+                )
             except MDBlowUp as exc:
                 frames += exc.trajectory.frames
                 provenance += self._provenance(exc.trajectory, k, temperature, seed, parent, system)

@@ -28,7 +28,13 @@ from curate.phonons import (
     self_consistent_force_constants,
 )
 from curate.provenance import Provenance
-from curate.samplers.base import Sampler, SamplerParams, SamplingStopped, displaced
+from curate.samplers.base import (
+    Sampler,
+    SamplerParams,
+    SamplingStopped,
+    derived_seed,
+    displaced,
+)
 from curate.store.uid import atoms_uid
 
 CUTOFF_THZ = 0.01
@@ -188,7 +194,6 @@ class PhononDisplacements(Sampler):
         """The frame after ``thermalize`` Langevin steps at T from Maxwell–Boltzmann velocities,
         with the calculator's results of that last step, and what the steps cost."""
         p = self.params
-        run_seed = int(np.random.SeedSequence([seed, draw]).generate_state(1)[0])
         trajectory = run_md(
             frame,
             parse_spec(p.calculator),
@@ -197,7 +202,7 @@ class PhononDisplacements(Sampler):
             p.thermalize,
             0,
             p.md_timestep,
-            run_seed,
+            derived_seed(seed, draw),
         )
         return trajectory.frames[0], {
             "thermalize_calls": trajectory.calls,
