@@ -21,13 +21,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import torch, curate.cli.app"
 	touch $@
 
+# The main job: the quickstart campaign (pipelines/quickstart.yaml); re-running resumes it.
 demo: $(STAMP)
-	$(BIN)/curate systems
-	$(BIN)/curate sample --system Ag3SBr --scheme random -n 200 --amplitude 0.1:0.8 --seed 1 \
-		--relax chgnet --out $(DEMO)/quickstart.zarr
-	$(BIN)/curate label $(DEMO)/quickstart.zarr --calculator chgnet
-	$(BIN)/curate info $(DEMO)/quickstart.zarr
-	$(BIN)/curate export $(DEMO)/quickstart.zarr --format extxyz --out $(DEMO)/quickstart.xyz
+	$(BIN)/curate run quickstart --out $(DEMO)
+	$(BIN)/curate info $(DEMO)/sets.zarr
+	@echo "report: $(DEMO)/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

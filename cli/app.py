@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from curate.cli import (
+    compare,
     diversity,
     evaluate,
     explain,
@@ -19,6 +20,7 @@ from curate.cli import (
     info,
     inspect,
     label,
+    run,
     sample,
     systems,
     train,
@@ -80,6 +82,8 @@ for name, module in (
     ("evaluate", evaluate),
     ("hpo", hpo),
     ("explain", explain),
+    ("compare", compare),
+    ("run", run),
 ):
     app.command(name)(user_errors(module.command))
 

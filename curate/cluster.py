@@ -44,6 +44,20 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+def apply_worker_threads() -> None:
+    """In a worker process, hold torch and the BLAS libraries to the threads :func:`thread_env`
+    granted. The environment alone is not enough for BLAS: the worker has loaded numpy's
+    OpenBLAS (with one thread per core) before the variables are set, and a multi-threaded
+    OpenBLAS called from torch's OpenMP threads oversubscribes the cores and warns."""
+    threads = os.environ.get("CURATE_TORCH_THREADS")
+    if threads:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(int(threads))
+        threadpool_limits(int(threads), user_api="blas")
+
+
 def walltime_seconds(walltime: str) -> int:
     """Seconds in a ``[D-]HH:MM:SS`` walltime (the form SLURM and PBS both read the same way)."""
     match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2}):(\d{2})", walltime)

@@ -71,14 +71,9 @@ def regression_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def parity_plot(
-    truth: np.ndarray, pred: np.ndarray, path: str | Path, label: str, title: str = ""
-) -> None:
-    """Predicted against true values, points coloured by their local density (Gaussian KDE)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def draw_parity(ax: Any, truth: np.ndarray, pred: np.ndarray, label: str, title: str = "") -> Any:
+    """Predicted against true values on ``ax``, points coloured by their local density
+    (Gaussian KDE); returns the scatter for a colour bar."""
     from scipy.stats import gaussian_kde
 
     colour = np.ones(len(truth))
@@ -87,7 +82,6 @@ def parity_plot(
         with contextlib.suppress(np.linalg.LinAlgError):
             colour = gaussian_kde(np.vstack([truth, pred]))(np.vstack([truth, pred]))
     order = np.argsort(colour)
-    fig, ax = plt.subplots(figsize=(4.5, 4.2), dpi=150)
     points = ax.scatter(truth[order], pred[order], c=colour[order], s=10, cmap="viridis")
     lo = float(min(truth.min(), pred.min())) if len(truth) else 0.0
     hi = float(max(truth.max(), pred.max())) if len(truth) else 1.0
@@ -96,6 +90,20 @@ def parity_plot(
     ax.set_xlabel(f"true {label}")
     ax.set_ylabel(f"predicted {label}")
     ax.set_title(title, fontsize=9)
+    return points
+
+
+def parity_plot(
+    truth: np.ndarray, pred: np.ndarray, path: str | Path, label: str, title: str = ""
+) -> None:
+    """A parity plot (see :func:`draw_parity`) written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2), dpi=150)
+    points = draw_parity(ax, truth, pred, label, title)
     fig.colorbar(points, ax=ax, label="point density")
     fig.tight_layout()
     fig.savefig(path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,9 +51,9 @@ def run_trial(
     graphs: GraphSet, values: np.ndarray, split: dict[str, np.ndarray], config: TrainConfig
 ) -> dict[str, Any]:
     """Train one configuration (on a worker); its record, weights and wall time."""
-    threads = os.environ.get("CURATE_TORCH_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
+    from curate.cluster import apply_worker_threads
+
+    apply_worker_threads()
     start = time.perf_counter()
     result = fit(graphs, values, split, config)
     state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}

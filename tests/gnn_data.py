@@ -31,9 +31,11 @@ def labelled_store(
     frames: list,
     calculator: Calculator | None = None,
     n_ok: int | None = None,
+    provenance: Provenance | list[Provenance] | None = None,
+    cpu_s: float = float("nan"),
 ) -> Path:
     """A store of ``frames`` labelled (energy, forces, stress) by ``calculator`` (EMT); only the
-    first ``n_ok`` frames get labels, the rest stay pending."""
+    first ``n_ok`` frames get labels, the rest stay pending. Each label records ``cpu_s``."""
     calculator = calculator or EMT()
     results = []
     for i, atoms in enumerate(frames[:n_ok]):
@@ -44,9 +46,9 @@ def labelled_store(
             "forces": atoms.get_forces(),
             "stress": atoms.get_stress(),
         }
-        results.append(LabelResult(i, Status.OK, values))
+        results.append(LabelResult(i, Status.OK, values, wall_s=cpu_s, cpu_s=cpu_s))
     with Store.create(path) as store:
-        store.append(frames, Provenance(scheme="random", system="test", seed=0))
+        store.append(frames, provenance or Provenance(scheme="random", system="test", seed=0))
         store.create_label_set("emt", "emt", ["energy", "forces", "stress"])
         store.write_labels("emt", results)
     return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import os
 import sys
 import warnings
 from typing import Any
@@ -73,11 +72,10 @@ def torch_device() -> str:
 def build_calculator(spec: CalculatorSpec) -> Calculator:
     """A live calculator for ``spec``. Anything the backend prints goes to stderr."""
     require_backend(spec)
-    threads = os.environ.get("CURATE_TORCH_THREADS")
-    if threads and spec.kind in ("chgnet", "mace"):
-        import torch
+    if spec.kind in ("chgnet", "mace"):
+        from curate.cluster import apply_worker_threads
 
-        torch.set_num_threads(int(threads))
+        apply_worker_threads()
     with contextlib.redirect_stdout(sys.stderr):
         try:
             return _build(spec)
@@ -94,6 +92,9 @@ def _build(spec: CalculatorSpec) -> Calculator:
 
             # CHGNet 0.4 warns on every prediction about a tensor it builds from its own volumes.
             warnings.filterwarnings("ignore", "Converting a tensor with requires_grad")
+            # Our MD holds the centre of mass with ASE's FixCom, which pymatgen's structure
+            # (CHGNet's input) cannot carry; the forces CHGNet returns do not depend on it.
+            warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian is supported")
 
             model = CHGNet.load(verbose=False)
             return CHGNetCalculator(model=model, use_device=torch_device(), **kwargs)

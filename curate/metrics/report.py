@@ -86,6 +86,23 @@ def diversity_report(
     the smallest group) over ``settings.repeats`` seeded draws. Energies come from
     ``label_set`` (default: the label set with energies and the most ok frames).
     """
+    from threadpoolctl import threadpool_limits
+
+    # quests' numba loops call BLAS from their own threads: a threaded BLAS there
+    # oversubscribes the cores (and OpenBLAS warns once per call when torch's OpenMP is loaded).
+    with threadpool_limits(1, user_api="blas"):
+        return _diversity_report(store, by, reference, size, label_set, settings, plot_dir)
+
+
+def _diversity_report(
+    store: Path,
+    by: str,
+    reference: Path | None,
+    size: int | None,
+    label_set: str | None,
+    settings: DiversitySettings | None,
+    plot_dir: Path | None,
+) -> dict[str, Any]:
     from curate.store import Store
 
     settings = settings or DiversitySettings()

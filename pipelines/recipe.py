@@ -1,0 +1,430 @@
+"""Campaign recipes: a typed YAML description of a whole study (system, sampling sets, oracle,
+reference set, diversity and learning-curve comparison), validated before anything runs.
+
+A recipe is read with :func:`load_recipe` (a path, or the name of a bundled recipe such as
+``quickstart``) or validated from a mapping with :func:`validate_recipe`. Every mistake (unknown
+key, wrong type, missing field, unknown scheme, bad sampler parameter, unknown system or
+calculator) raises :class:`~curate.errors.InputError` with one line naming the field, e.g.
+``recipe quickstart.yaml: sets.1.n: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from curate.errors import InputError
+
+BUNDLED = ("quickstart", "paper")
+"""Recipes shipped in ``curate.pipelines`` (``<name>.yaml``)."""
+
+DEFAULT_MIN_DISTANCE = 0.5
+"""Å; the same default as ``curate sample --min-distance``."""
+
+
+class Section(BaseModel):
+    """A recipe section: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _calculator_mapping(value: object) -> object:
+    """``chgnet`` → ``{calculator: chgnet}``; a mapping stays as it is."""
+    return {"calculator": value} if isinstance(value, str) else value
+
+
+class Calculator(Section):
+    """A calculator spec (``chgnet``, ``emt``, ``gpaw``, ``mace:PATH``, ``ase:module.Class``) and
+    its keyword arguments. In YAML either ``oracle: chgnet`` or
+    ``oracle: {calculator: gpaw, kwargs: {mode: {name: pw, ecut: 500}}}``."""
+
+    calculator: str
+    kwargs: dict[str, Any] = {}
+
+    def spec(self):
+        from curate.calculators import parse_spec
+
+        return parse_spec(self.calculator, self.kwargs)
+
+
+class SampleSet(Section):
+    """One sampling step: ``n`` frames of ``scheme`` with ``seed`` and the sampler's own
+    ``params`` (the fields of its params model: ``amplitude``, ``temperature``, ``stride``,
+    ``equilibration``...). ``system``, ``supercell``, ``br_fraction`` and ``occupation_seed``
+    override the recipe's for this set (mixed compositions in one study). ``name`` (default: the
+    scheme, numbered when a scheme repeats) names the step ``sample:<name>``."""
+
+    scheme: str
+    n: int = Field(ge=1)
+    seed: int = Field(0, ge=0)
+    params: dict[str, Any] = {}
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.+-]+$")
+    system: str | None = None
+    supercell: int | None = Field(None, ge=1)
+    br_fraction: float | None = Field(None, ge=0, le=1)
+    occupation_seed: int | None = Field(None, ge=0)
+    min_distance: float = Field(DEFAULT_MIN_DISTANCE, ge=0)
+    allow_close: bool = False
+
+    def system_args(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`curate.sampling.sample_system` besides the scheme's."""
+        return {
+            "supercell": self.supercell,
+            "br_fraction": self.br_fraction,
+            "occupation_seed": self.occupation_seed,
+            "min_distance": self.min_distance,
+            "allow_close": self.allow_close,
+        }
+
+
+class Dask(Section):
+    """Where labelling and training run (as ``curate label``): a local cluster (default), an
+    existing scheduler, or SLURM/PBS jobs through dask-jobqueue."""
+
+    scheduler: str | None = None
+    cluster: Literal["local", "slurm", "pbs"] = "local"
+    cluster_cores: int = Field(1, ge=1)
+    cluster_memory: str = "4GB"
+    walltime: str = "01:00:00"
+
+
+class Diversity(Section):
+    """``curate diversity`` of the sets (grouped ``by`` scheme), with coverage of the reference
+    set when there is one; ``None`` fields take the library's defaults. ``plot`` writes the PCA
+    map next to ``diversity.json``."""
+
+    enabled: bool = True
+    by: Literal["scheme", "system", "all"] = "scheme"
+    size: int | None = Field(None, ge=1)
+    repeats: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=0)
+    bandwidth: float | None = Field(None, gt=0)
+    k: int | None = Field(None, ge=2)
+    cutoff: float | None = Field(None, gt=0)
+    q: float | None = Field(None, ge=0)
+    contact_fraction: float | None = Field(None, gt=0)
+    kt_multiple: float | None = Field(None, gt=0)
+    temperature: float | None = Field(None, gt=0)
+    plot: bool = True
+
+    def settings(self):
+        """The :class:`curate.metrics.DiversitySettings` of this section."""
+        from curate.metrics import DescriptorSettings, DiversitySettings
+
+        given = self.model_dump(exclude_none=True, exclude={"enabled", "by", "size", "plot"})
+        descriptor = {key: given.pop(key) for key in ("k", "cutoff") if key in given}
+        return DiversitySettings(descriptor=DescriptorSettings(**descriptor), **given)
+
+
+class Compare(Section):
+    """Learning curves of every scheme: the fields of
+    :class:`curate.comparison.CompareSettings`; training options left out take its defaults.
+    ``label_set`` defaults to the oracle's label set."""
+
+    enabled: bool = True
+    targets: list[str] = Field(min_length=1)
+    sizes: list[int] = Field(min_length=1)
+    seeds: int = Field(3, ge=1)
+    model: str = "schnet"
+    label_set: str | None = None
+    test_fraction: float | None = Field(None, gt=0, lt=1)
+    val_fraction: float | None = Field(None, gt=0, lt=1)
+    hidden: int | None = Field(None, ge=1)
+    dropout: float | None = Field(None, ge=0, lt=1)
+    lr: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1)
+    max_epochs: int | None = Field(None, ge=1)
+    patience: int | None = Field(None, ge=1)
+    cutoff: float | None = Field(None, gt=0)
+    split_seed: int | None = Field(None, ge=0)
+
+    def fields(self, default_label_set: str) -> dict[str, Any]:
+        """Keyword arguments of ``CompareSettings`` (lists as tuples, unset options left out)."""
+        given = self.model_dump(exclude_none=True, exclude={"enabled"})
+        given.setdefault("label_set", default_label_set)
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+
+    def settings(self, default_label_set: str):
+        """The :class:`curate.comparison.CompareSettings` of this section."""
+        from curate.comparison import CompareSettings
+
+        return CompareSettings(**self.fields(default_label_set))
+
+
+class Recipe(Section):
+    """A whole campaign. Steps, in order: ``sample:<set>`` for every set (into ``sets.zarr``),
+    ``reference:<set>`` for every reference set (into ``reference.zarr``), ``label``,
+    ``label:reference``, ``diversity`` and ``compare``."""
+
+    name: str
+    system: str
+    supercell: int | None = Field(None, ge=1)
+    br_fraction: float = Field(0.5, ge=0, le=1)
+    occupation_seed: int = Field(0, ge=0)
+    relax: Calculator | None = None
+    oracle: Calculator = Calculator(calculator="chgnet")
+    workers: int | None = Field(None, ge=1)
+    dask: Dask = Dask()
+    sets: list[SampleSet] = Field(min_length=1)
+    reference: list[SampleSet] = []
+    diversity: Diversity = Diversity()
+    compare: Compare | None = None
+
+    _calculators = field_validator("relax", "oracle", mode="before")(_calculator_mapping)
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if value is None:
+            return []
+        return [value] if isinstance(value, dict) else value
+
+    def client_options(self, workers: int | None = None) -> dict[str, Any]:
+        """Options of :func:`curate.cluster.dask_client` (``workers`` overrides the recipe's)."""
+        return {"workers": workers or self.workers, **self.dask.model_dump()}
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def section_hash(*parts: Any) -> str:
+    """A short hash of JSON-able parts (key order does not matter)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def find_recipe(name: str | Path) -> tuple[str, str, Path | None]:
+    """``(label, YAML text, folder)`` of a recipe file, or of a bundled recipe by name
+    (``quickstart``, ``paper``; folder None)."""
+    path = Path(name)
+    if path.is_file():
+        try:
+            return path.name, path.read_text(), path.resolve().parent
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read recipe {path}: {exc}") from None
+    stem = path.name.removesuffix(".yaml")
+    if str(name) in (stem, f"{stem}.yaml") and stem in BUNDLED:
+        bundled = resources.files("curate.pipelines") / f"{stem}.yaml"
+        return f"{stem}.yaml", bundled.read_text(), None
+    if path.exists():
+        raise InputError(f"recipe {path} is not a file")
+    raise InputError(f"no recipe file {name} (bundled recipes: {', '.join(BUNDLED)})")
+
+
+def load_recipe(name: str | Path) -> tuple[Recipe, str]:
+    """The validated recipe at ``name`` (a file or a bundled recipe's name) and its YAML text.
+    Relative structure-file paths are read from the recipe's folder."""
+    label, text, folder = find_recipe(name)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"recipe {label}: malformed YAML{at}: {problem}") from None
+    return validate_recipe(data, label, folder), text
+
+
+def validate_recipe(data: Any, label: str = "<recipe>", folder: Path | None = None) -> Recipe:
+    """A :class:`Recipe` from a mapping, checked down to every sampler's parameters, system and
+    calculator spec; sets get their names and the oracle as default MD/phonon calculator."""
+    if not isinstance(data, dict):
+        raise InputError(f"recipe {label}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"recipe {label}: {_first_error(exc)}") from None
+    try:
+        return _check(recipe, folder)
+    except _FieldError as exc:
+        raise InputError(f"recipe {label}: {exc.where}: {exc.message}") from None
+
+
+class _FieldError(Exception):
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where, self.message = where, message
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = list(error["loc"])
+    where = ".".join(str(part) for part in loc) or "recipe"
+    if error["type"] == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        return f"{where}: unknown field" + (f" (known: {', '.join(known)})" if known else "")
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _known_fields(loc: list[Any]) -> list[str]:
+    """Field names of the section at ``loc`` (for 'unknown field' messages)."""
+    model: type[BaseModel] | None = Recipe
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        model = _section_type(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _check(recipe: Recipe, folder: Path | None) -> Recipe:
+    """Checks beyond types: calculator specs, systems, sampler parameters, unique set names."""
+    oracle = _spec(recipe.oracle, "oracle")
+    if recipe.relax is not None:
+        _spec(recipe.relax, "relax")
+    built: set[tuple] = set()
+    sets = [
+        _resolve(s, f"sets.{i}", recipe, oracle, folder, built) for i, s in enumerate(recipe.sets)
+    ]
+    reference = [
+        _resolve(s, f"reference.{i}", recipe, oracle, folder, built)
+        for i, s in enumerate(recipe.reference)
+    ]
+    _name_sets(sets, "sets")
+    _name_sets(reference, "reference")
+    recipe = recipe.model_copy(update={"sets": sets, "reference": reference})
+    if recipe.diversity.enabled:
+        try:
+            recipe.diversity.settings()
+        except InputError as exc:
+            raise _FieldError("diversity", str(exc)) from None
+    if recipe.compare is not None and recipe.compare.enabled:
+        _check_compare(recipe.compare, oracle.default_label_set)
+    return recipe
+
+
+def _spec(section: Calculator, where: str):
+    try:
+        return section.spec()
+    except InputError as exc:
+        raise _FieldError(f"{where}.calculator", str(exc)) from None
+
+
+def _resolve(
+    s: SampleSet, where: str, recipe: Recipe, oracle, folder: Path | None, built: set[tuple]
+) -> SampleSet:
+    """The set with the recipe's system fields filled in, relative structure paths made
+    absolute, the oracle as default calculator of schemes that take one, and params checked by
+    the sampler's own model."""
+    from curate.samplers import SAMPLERS, get_sampler
+    from curate.systems import BUILTIN_SYSTEMS
+
+    if s.scheme not in SAMPLERS:
+        known = ", ".join(sorted(SAMPLERS))
+        raise _FieldError(f"{where}.scheme", f"unknown scheme '{s.scheme}' (known: {known})")
+    system = s.system or recipe.system
+    if system not in BUILTIN_SYSTEMS and folder is not None and (folder / system).exists():
+        system = str(folder / system)
+    params = dict(s.params)
+    if "calculator" in SAMPLERS[s.scheme].Params.model_fields and "calculator" not in params:
+        if oracle.kwargs:
+            raise _FieldError(
+                f"{where}.params.calculator",
+                f"{s.scheme} needs its calculator given: the oracle has keyword arguments, "
+                "which a sampler's calculator spec cannot carry",
+            )
+        params["calculator"] = oracle.text
+    try:
+        sampler = get_sampler(s.scheme, params)
+    except InputError as exc:
+        raise _FieldError(f"{where}.params", str(exc)) from None
+    labels_from = getattr(sampler, "labels_from", None)
+    if labels_from:
+        from curate.calculators import parse_spec
+
+        try:
+            carried = parse_spec(labels_from)
+        except InputError as exc:
+            raise _FieldError(f"{where}.params.calculator", str(exc)) from None
+        if (
+            carried.default_label_set == oracle.default_label_set
+            and carried.canonical() != oracle.canonical()
+        ):
+            raise _FieldError(
+                f"{where}.params.calculator",
+                f"'{labels_from}' would write its MD labels into the oracle's label set "
+                f"'{oracle.default_label_set}' with other settings; use the oracle's settings "
+                "or another calculator",
+            )
+    resolved = s.model_copy(
+        update={
+            "system": system,
+            "params": params,
+            "supercell": s.supercell if s.supercell is not None else recipe.supercell,
+            "br_fraction": s.br_fraction if s.br_fraction is not None else recipe.br_fraction,
+            "occupation_seed": (
+                s.occupation_seed if s.occupation_seed is not None else recipe.occupation_seed
+            ),
+        }
+    )
+    key = (system, resolved.supercell, resolved.br_fraction, resolved.occupation_seed)
+    if key not in built:
+        from curate.systems import build_system
+
+        try:
+            build_system(*key)
+        except InputError as exc:
+            raise _FieldError(f"{where}.system" if s.system else "system", str(exc)) from None
+        built.add(key)
+    return resolved
+
+
+def _name_sets(sets: list[SampleSet], where: str) -> None:
+    """Give every set a unique name: its own, else its scheme (``random-1``, ``random-2`` when a
+    scheme repeats)."""
+    counts: dict[str, int] = {}
+    for s in sets:
+        if s.name is None:
+            counts[s.scheme] = counts.get(s.scheme, 0) + 1
+    seen: dict[str, int] = {}
+    taken = {s.name for s in sets if s.name is not None}
+    for i, s in enumerate(sets):
+        if s.name is None:
+            seen[s.scheme] = seen.get(s.scheme, 0) + 1
+            name = s.scheme if counts[s.scheme] == 1 else f"{s.scheme}-{seen[s.scheme]}"
+            while name in taken:
+                name += "_"
+            s.name = name
+        elif any(other.name == s.name for other in sets[:i]):
+            raise _FieldError(f"{where}.{i}.name", f"duplicate set name '{s.name}'")
+        taken.add(s.name)
+
+
+def _check_compare(section: Compare, default_label_set: str) -> None:
+    """Build CompareSettings now when the comparison module is there, so bad values fail early."""
+    try:
+        from curate.comparison import CompareSettings
+    except ImportError:
+        return
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(CompareSettings)}
+    fields = section.fields(default_label_set)
+    for key in fields:
+        if key not in known:
+            raise _FieldError(f"compare.{key}", "not a CompareSettings field in this version")
+    try:
+        CompareSettings(**fields)
+    except (InputError, TypeError, ValueError) as exc:
+        raise _FieldError("compare", str(exc)) from None

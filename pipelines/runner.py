@@ -1,0 +1,584 @@
+"""The campaign runner: ``curate run RECIPE --out DIR``.
+
+Steps run in order: ``sample:<set>`` for every set (appended into ``DIR/sets.zarr``),
+``reference:<set>`` for every reference set (``DIR/reference.zarr``), ``label`` and
+``label:reference`` (the oracle, on Dask), ``diversity`` (``DIR/diversity.json``) and ``compare``
+(``DIR/report.html`` and ``DIR/report.json``, figures and tables beside them).
+
+Resuming: ``DIR/steps.json`` records every finished step with a key, the hash of the step's
+recipe section and of the keys of the steps it depends on (a sampling step depends on nothing;
+``label`` on every ``sample:`` step, ``label:reference`` on every ``reference:`` step,
+``diversity`` on both labellings, ``compare`` on those and ``diversity``). A re-run skips a step
+whose key is unchanged and whose outputs exist; it runs a step whose section or any step it depends
+on changed, or that was forced (``force``), and then every step that depends on one that ran. A
+step is recorded only after it succeeded; before it runs, its record and those of the steps
+depending on it are dropped, so a run killed at any point resumes correctly. Repeating work is
+cheap: the store skips frames it already holds (same content uid), labelling labels only frames
+not ``ok`` yet, and the comparison trains only cells it has not cached.
+
+Stores are append-only: shrinking a set or changing its seed adds the new frames, and the frames
+of the earlier version stay in ``sets.zarr`` (a warning says so); start a new DIR for a clean set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from curate.pipelines.recipe import Recipe, SampleSet, load_recipe, section_hash, validate_recipe
+
+from curate.errors import CurateError, InputError
+
+STEPS_FILE = "steps.json"
+STEPS_FORMAT = "curate-steps-1"
+SETS = "sets.zarr"
+REFERENCE = "reference.zarr"
+DIVERSITY = "diversity.json"
+RECIPE_COPY = "recipe.yaml"
+
+
+class StepError(CurateError):
+    """A step that did not finish; the message names it."""
+
+
+class Reporter:
+    """What the runner tells about its progress; this one stays silent (tests, library use)."""
+
+    def plan(self, recipe: Recipe, out: Path, steps: list[str]) -> None:
+        """The run is about to start these steps (in order)."""
+
+    def start(self, name: str, detail: str) -> None:
+        """Step ``name`` starts."""
+
+    def skip(self, name: str) -> None:
+        """Step ``name`` finished in an earlier run and is unchanged."""
+
+    def finish(self, name: str, seconds: float, detail: str) -> None:
+        """Step ``name`` succeeded."""
+
+    def fail(self, name: str) -> None:
+        """Step ``name`` stopped with an error (the caller reports it)."""
+
+    def progress(self, done: int, total: int | None, status: str = "") -> None:
+        """Progress within the running step."""
+
+    def log(self, message: str) -> None:
+        """A warning or note."""
+
+
+class ConsoleReporter(Reporter):
+    """Step lines and a progress bar for the long steps, on stderr (rich); stdout stays free."""
+
+    def __init__(self, console=None):
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True, highlight=False)
+        self._bar = None
+        self._task = None
+        self._count = (0, 0)
+
+    def plan(self, recipe: Recipe, out: Path, steps: list[str]) -> None:
+        self._count = (0, len(steps))
+        self.console.print(f"recipe {recipe.name}: {len(steps)} steps into {out}")
+
+    def _next(self) -> str:
+        done, total = self._count
+        self._count = (done + 1, total)
+        return f"[{done + 1}/{total}]"
+
+    def start(self, name: str, detail: str) -> None:
+        self.console.print(f"{self._next()} {name}: {detail}")
+
+    def skip(self, name: str) -> None:
+        self.console.print(f"{self._next()} {name}: done before, unchanged (skipped)")
+
+    def finish(self, name: str, seconds: float, detail: str) -> None:
+        self._stop_bar()
+        self.console.print(
+            f"      {name} done in {seconds:.1f} s" + (f": {detail}" if detail else "")
+        )
+
+    def fail(self, name: str) -> None:
+        self._stop_bar()
+        self.console.print(f"      {name} failed")
+
+    def progress(self, done: int, total: int | None, status: str = "") -> None:
+        if self._bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("      "),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("step", total=total, status=status)
+        self._bar.update(self._task, completed=done, total=total, status=status)
+
+    def _stop_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = self._task = None
+
+    def log(self, message: str) -> None:
+        self.console.print(f"      {message}")
+
+
+@dataclass
+class Step:
+    """One resumable step: what it depends on (the recipe section and earlier steps), what it
+    writes (paths under DIR) and how to run it."""
+
+    name: str
+    section: Any
+    depends: tuple[str, ...]
+    outputs: tuple[str, ...]
+    action: Callable[[], dict[str, Any]]
+    detail: str
+    key: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def run_recipe(
+    recipe: str | Path | Recipe | dict,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    force: tuple[str, ...] | list[str] = (),
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the campaign ``recipe`` (a path, a bundled recipe's name, a validated
+    :class:`Recipe` or a mapping) into the folder ``out``.
+
+    ``workers`` overrides the recipe's Dask workers; ``force`` names steps to run again even if
+    done (the steps depending on them run again too). Returns the step table (status ``done`` or
+    ``skipped``, seconds, the step's result) and the paths of the files the campaign wrote.
+    Bad recipes and unknown step names raise InputError before anything is written.
+    """
+    recipe, text = _recipe(recipe)
+    out = Path(out)
+    reporter = reporter if reporter is not None else ConsoleReporter()
+    steps = plan_steps(recipe, out, workers, reporter)
+    names = [s.name for s in steps]
+    unknown = [name for name in force if name not in names]
+    if unknown:
+        raise InputError(f"no step '{unknown[0]}' in this recipe (steps: {', '.join(names)})")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    _require_backends(recipe)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    from curate.store.lock import WriterLock
+
+    out.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock(out)
+    lock.acquire()
+    try:
+        return _run(recipe, text, out, steps, set(force), reporter)
+    finally:
+        lock.release()
+
+
+def _recipe(recipe: str | Path | Recipe | dict) -> tuple[Recipe, str]:
+    if isinstance(recipe, Recipe):
+        return recipe, yaml.safe_dump(recipe.dump(), sort_keys=False)
+    if isinstance(recipe, dict):
+        checked = validate_recipe(recipe)
+        return checked, yaml.safe_dump(recipe, sort_keys=False)
+    return load_recipe(recipe)
+
+
+def _require_backends(recipe: Recipe) -> None:
+    from curate.calculators import require_backend
+
+    require_backend(recipe.oracle.spec())
+    if recipe.relax is not None:
+        require_backend(recipe.relax.spec())
+
+
+def _run(
+    recipe: Recipe, text: str, out: Path, steps: list[Step], force: set[str], reporter: Reporter
+) -> dict[str, Any]:
+    state = read_steps(out)
+    (out / RECIPE_COPY).write_text(text)
+    records: dict[str, dict] = state["steps"]
+    state["recipe"] = recipe.dump()
+    dependents = _dependents(steps)
+    ran: set[str] = set()
+    table = []
+    reporter.plan(recipe, out, [s.name for s in steps])
+    for step in steps:
+        record = records.get(step.name)
+        missing = [p for p in step.outputs if not (out / p).exists()]
+        stale = (
+            step.name in force
+            or record is None
+            or record.get("key") != step.key
+            or bool(missing)
+            or any(d in ran for d in step.depends)
+        )
+        if not stale:
+            reporter.skip(step.name)
+            table.append(
+                {
+                    "name": step.name,
+                    "status": "skipped",
+                    "seconds": 0.0,
+                    "result": record.get("result", {}),
+                }
+            )
+            continue
+        for name in (step.name, *dependents[step.name]):
+            records.pop(name, None)
+        write_steps(out, state)
+        reporter.start(step.name, step.detail)
+        if record is not None and _leaves_frames(record.get("section"), step.section):
+            reporter.log(
+                f"warning: {step.name} changed; frames of its earlier version stay in "
+                f"{step.outputs[0]} (stores are append-only)"
+            )
+        start = time.perf_counter()
+        try:
+            result = step.action()
+        except CurateError as exc:
+            reporter.fail(step.name)
+            raise StepError(f"step {step.name}: {exc}") from exc
+        except BaseException:
+            reporter.fail(step.name)
+            raise
+        seconds = time.perf_counter() - start
+        ran.add(step.name)
+        records[step.name] = {
+            "key": step.key,
+            "section": step.section,
+            "seconds": round(seconds, 3),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "result": result,
+        }
+        write_steps(out, state)
+        reporter.finish(step.name, seconds, _describe(result))
+        table.append(
+            {"name": step.name, "status": "done", "seconds": round(seconds, 3), "result": result}
+        )
+    return {
+        "recipe": recipe.name,
+        "out": str(out),
+        "steps": table,
+        "files": _files(out),
+    }
+
+
+def _leaves_frames(before: Any, now: Any) -> bool:
+    """Whether a sampling step changed in a way that leaves frames of its earlier version in
+    the store (anything but a larger ``n``)."""
+    now = json.loads(json.dumps(now, default=str))
+    if not (isinstance(before, dict) and "set" in before and "set" in now):
+        return False
+    old, new = dict(before["set"]), dict(now["set"])
+    grew = new.get("n", 0) >= old.get("n", 0)
+    old["n"] = new["n"] = None
+    return {**before, "set": old} != {**now, "set": new} or not grew
+
+
+def _dependents(steps: list[Step]) -> dict[str, list[str]]:
+    """Every step's transitive dependents."""
+    found: dict[str, list[str]] = {s.name: [] for s in steps}
+    for step in steps:  # steps come in dependency order
+        for dep in step.depends:
+            for name in (dep, *(n for n, ds in found.items() if dep in ds)):
+                if step.name not in found[name]:
+                    found[name].append(step.name)
+    return found
+
+
+def _describe(result: dict[str, Any]) -> str:
+    """One line about a step's result, for people."""
+    if "added" in result:
+        return (
+            f"added {result['added']} frames ({result['duplicates']} already there), "
+            f"{result['frames_in_store']} in the store"
+        )
+    if "submitted" in result:
+        failed = result["failed_physics"] + result["failed_infra"]
+        return (
+            f"labelled {result['submitted']} frames ({result['skipped']} done before); "
+            f"ok {result['ok']}, failed {failed}"
+        )
+    if "groups" in result:
+        return f"{result['groups']} groups, {result['frames']} frames"
+    return ", ".join(f"{k} {v}" for k, v in result.items())
+
+
+def _files(out: Path) -> dict[str, str]:
+    candidates = {
+        "sets": out / SETS,
+        "reference": out / REFERENCE,
+        "diversity": out / DIVERSITY,
+        "diversity_pca": out / "diversity_pca.png",
+        "report_html": out / "report.html",
+        "report_json": out / "report.json",
+        "steps": out / STEPS_FILE,
+        "recipe": out / RECIPE_COPY,
+    }
+    return {name: str(path) for name, path in candidates.items() if path.exists()}
+
+
+def read_steps(out: Path) -> dict[str, Any]:
+    """The record of finished steps in ``out`` (empty for a new campaign)."""
+    path = Path(out) / STEPS_FILE
+    if not path.exists():
+        return {"format": STEPS_FORMAT, "steps": {}}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{path} is unreadable ({exc}); delete it to run every step again"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != STEPS_FORMAT:
+        raise InputError(f"{path} is not a curate step record; delete it to run every step again")
+    return state
+
+
+def write_steps(out: Path, state: dict[str, Any]) -> None:
+    """Replace ``out/steps.json`` atomically (a temporary file renamed over it)."""
+    path = Path(out) / STEPS_FILE
+    tmp = path.with_name(f".{STEPS_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def plan_steps(
+    recipe: Recipe, out: Path, workers: int | None = None, reporter: Reporter | None = None
+) -> list[Step]:
+    """The recipe's steps in order, each with its key (section hash chained with the keys of the
+    steps it depends on)."""
+    reporter = reporter or Reporter()
+    options = recipe.client_options(workers)
+    oracle = recipe.oracle.spec()
+    label_set = oracle.default_label_set
+    relax = recipe.relax.model_dump() if recipe.relax is not None else None
+    steps: list[Step] = []
+    for prefix, sets, store in (
+        ("sample", recipe.sets, SETS),
+        ("reference", recipe.reference, REFERENCE),
+    ):
+        for s in sets:
+            steps.append(
+                Step(
+                    name=f"{prefix}:{s.name}",
+                    section={"set": s.model_dump(mode="json", exclude={"name"}), "relax": relax},
+                    depends=(),
+                    outputs=(store,),
+                    action=_sample_action(s, recipe, out / store, reporter),
+                    detail=f"{s.n} {s.scheme} frames of {Path(s.system).name}, seed {s.seed}",
+                )
+            )
+    samples = tuple(s.name for s in steps if s.name.startswith("sample:"))
+    references = tuple(s.name for s in steps if s.name.startswith("reference:"))
+    labels = ["label"]
+    steps.append(
+        Step(
+            "label",
+            {"oracle": oracle.canonical()},
+            samples,
+            (SETS,),
+            _label_action(out / SETS, oracle, options, reporter),
+            f"{oracle.text} on {SETS}",
+        )
+    )
+    if references:
+        labels.append("label:reference")
+        steps.append(
+            Step(
+                "label:reference",
+                {"oracle": oracle.canonical()},
+                references,
+                (REFERENCE,),
+                _label_action(out / REFERENCE, oracle, options, reporter),
+                f"{oracle.text} on {REFERENCE}",
+            )
+        )
+    reference_store = out / REFERENCE if references else None
+    if recipe.diversity.enabled:
+        steps.append(
+            Step(
+                "diversity",
+                recipe.diversity.model_dump(mode="json"),
+                tuple(labels),
+                (DIVERSITY,),
+                _diversity_action(recipe, out, reference_store, label_set),
+                f"by {recipe.diversity.by}" + (", coverage of the reference" if references else ""),
+            )
+        )
+    compare = recipe.compare
+    if compare is not None and compare.enabled:
+        use_diversity = recipe.diversity.enabled and recipe.diversity.by == "scheme"
+        steps.append(
+            Step(
+                "compare",
+                {"compare": compare.fields(label_set), "diversity": recipe.diversity.enabled},
+                (*labels, *(["diversity"] if recipe.diversity.enabled else [])),
+                ("report.json",),
+                _compare_action(
+                    recipe, out, reference_store, label_set, use_diversity, options, reporter
+                ),
+                f"{', '.join(compare.targets)} at sizes {', '.join(map(str, compare.sizes))}, "
+                f"{compare.seeds} seeds, {compare.model}",
+            )
+        )
+    keys: dict[str, str] = {}
+    for step in steps:
+        step.key = section_hash(step.section, [keys[d] for d in step.depends])
+        keys[step.name] = step.key
+    return steps
+
+
+def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter):
+    def action() -> dict[str, Any]:
+        from curate.sampling import append_batch, sample_system
+        from curate.store import Store
+
+        relax_with = recipe.relax.spec() if recipe.relax is not None else None
+        batch = sample_system(
+            s.system, s.scheme, s.n, s.seed, s.params, relax_with=relax_with, **s.system_args()
+        )
+        first = batch.provenance[0].params if batch.provenance else {}
+        if first.get("n_imaginary") and first.get("imaginary") != "skip":
+            reporter.log(
+                f"warning: {first['n_imaginary']} imaginary modes sampled at |ω| "
+                f"(imaginary: {first['imaginary']}): these modes are not thermal"
+            )
+        if batch.n_close:
+            reporter.log(
+                f"warning: {batch.n_close} of {s.n} frames have atoms closer than "
+                f"{s.min_distance} Å"
+            )
+        added, duplicates, total = 0, 0, None
+        if batch.frames:
+            with Store.open_or_create(path) as store:
+                appended = append_batch(store, batch)
+                added, duplicates, total = (
+                    len(appended.indices),
+                    appended.n_duplicates,
+                    store.n_frames,
+                )
+        if batch.stopped:
+            raise InputError(f"{batch.stopped}; kept the {added} new frames made before in {path}")
+        if not batch.frames:
+            raise InputError(f"the {s.scheme} sampler made no frame")
+        return {
+            "added": added,
+            "duplicates": duplicates,
+            "close_frames": batch.n_close,
+            "frames_in_store": total,
+        }
+
+    return action
+
+
+def _label_action(path: Path, spec, options: dict[str, Any], reporter: Reporter):
+    def action() -> dict[str, Any]:
+        from curate.labelling import label_store
+
+        def progress(done, total, summary):
+            status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
+            reporter.progress(done, total, status)
+
+        summary = label_store(path, spec, client_options=options, progress=progress)
+        counts = summary.counts
+        result = {
+            "label_set": summary.label_set,
+            "submitted": summary.submitted,
+            "skipped": summary.skipped,
+            "ok": counts.get("ok", 0),
+            "failed_physics": counts.get("failed-physics", 0),
+            "failed_infra": counts.get("failed-infra", 0),
+            "pending": counts.get("pending", 0),
+            "wall_s": round(summary.wall_s, 3),
+        }
+        if result["failed_infra"] or result["pending"]:
+            raise InputError(
+                f"{result['failed_infra']} frames failed for infrastructure reasons and "
+                f"{result['pending']} are pending in {path}; run again to retry them"
+            )
+        if result["failed_physics"]:
+            reporter.log(
+                f"warning: {result['failed_physics']} frames failed with the calculator (messages "
+                f"in the store; `curate label --retry-failed` tries them again); they are left out"
+            )
+        return result
+
+    return action
+
+
+def _diversity_action(recipe: Recipe, out: Path, reference: Path | None, label_set: str):
+    def action() -> dict[str, Any]:
+        from curate.metrics import diversity_report
+
+        section = recipe.diversity
+        report = diversity_report(
+            out / SETS,
+            by=section.by,
+            reference=reference,
+            size=section.size,
+            label_set=label_set,
+            settings=section.settings(),
+            plot_dir=out if section.plot else None,
+        )
+        write_json(out / DIVERSITY, report)
+        return {"groups": len(report["groups"]), "frames": report["n_frames"]}
+
+    return action
+
+
+def _compare_action(
+    recipe: Recipe,
+    out: Path,
+    reference: Path | None,
+    label_set: str,
+    use_diversity: bool,
+    options: dict[str, Any],
+    reporter: Reporter,
+):
+    def action() -> dict[str, Any]:
+        from curate.comparison import compare
+
+        settings = recipe.compare.settings(label_set)
+        diversity = json.loads((out / DIVERSITY).read_text()) if use_diversity else None
+        compare(
+            out / SETS,
+            settings,
+            out,
+            reference=reference,
+            diversity=diversity,
+            with_diversity=recipe.diversity.enabled,
+            client_options=options,
+            progress=lambda done, total: reporter.progress(done, total, "models trained"),
+        )
+        return {"report": str(out / "report.html")}
+
+    return action
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)

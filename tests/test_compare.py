@@ -1,0 +1,214 @@
+"""curate compare: cost accounting from provenance, nested subsets and fixed test splits,
+errors on every test set from the cached predictions, the cell cache, and the command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from gnn_data import labelled_store, strained_frames
+
+from curate.comparison import CompareSettings, compare
+from curate.comparison.grid import COMBINED, REFERENCE, Cell, plan
+from curate.comparison.scores import cell_rows, curve_area, needed_to_reach, summarise
+from curate.costs import scheme_costs
+from curate.errors import InputError
+from curate.provenance import Provenance
+from curate.store import Store
+
+FAST = {"cutoff": 4.0, "max_epochs": 4, "patience": 2, "hidden": 8, "batch_size": 4}
+
+
+@pytest.fixture(autouse=True)
+def graph_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+
+
+def _phonon(seed: int, draw: int) -> Provenance:
+    cost = {
+        "force_constant_calls": 3,
+        "force_constant_cpu_s": 1.5,
+        "renormalization_md_calls": 100,
+        "renormalization_md_cpu_s": 50.0,
+    }
+    params = {
+        "calculator": "emt",
+        "harmonic_force_constants": "h1",
+        "force_constants": "r1",
+        "draw": draw,
+        "cost": cost,
+    }
+    return Provenance("phonon", "test", params, seed=seed)
+
+
+def _md(seed: int, run: int, calculator: str = "emt", scheme: str = "aimd") -> Provenance:
+    params = {"calculator": calculator, "run": run, "cost": {"md_calls": 60, "md_cpu_s": 6.0}}
+    return Provenance(scheme, "test", params, seed=seed, temperature=300.0)
+
+
+@pytest.fixture(scope="module")
+def schemes_store(tmp_path_factory):
+    """24 frames of each of three schemes of 4-atom Cu, EMT labels costing 2 CPU-s each."""
+    path = tmp_path_factory.mktemp("cmp") / "s.zarr"
+    frames = strained_frames("Cu", 72, seed=3)
+    provenance = [Provenance("random", "test", {}, seed=1) for _ in range(24)]
+    provenance += [_phonon(seed=2, draw=k) for k in range(24)]
+    provenance += [_md(seed=3, run=k // 12) for k in range(24)]
+    return labelled_store(path, frames, provenance=provenance, cpu_s=2.0)
+
+
+@pytest.fixture(scope="module")
+def reference_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
+    return labelled_store(path, strained_frames("Cu", 10, seed=9))
+
+
+def test_costs_count_each_run_once_and_split_fixed_from_per_frame(tmp_path):
+    frames = strained_frames("Cu", 9, seed=0)
+    provenance = [_phonon(seed=1, draw=k) for k in range(4)]  # one set of force constants
+    provenance += [_md(seed=5, run=0), _md(seed=5, run=0), _md(seed=5, run=1)]  # two MD runs
+    provenance += [_md(seed=6, run=0, calculator="mace:m.model", scheme="mlip-md")] * 2
+    path = labelled_store(tmp_path / "c.zarr", frames, provenance=provenance, cpu_s=2.0)
+    with Store.open(path) as store:
+        costs = scheme_costs(store, "emt")
+    phonon, aimd, mlip = costs["phonon"], costs["aimd"], costs["mlip-md"]
+    assert phonon.frames == 4 and phonon.fixed.calls == 103 and phonon.fixed.cpu_s == 51.5
+    assert phonon.labels.calls == 4 and phonon.per_frame().calls == 1.0
+    assert phonon.at(10).calls == 113 and phonon.at(10).cpu_s == pytest.approx(71.5)
+    # Every AIMD frame in this store was labelled too (2 CPU-s), on top of 2 runs × 60 calls.
+    assert aimd.fixed.calls == 0 and aimd.per_run.calls == 120 and aimd.labels.calls == 3
+    assert aimd.per_frame().calls == pytest.approx(41.0)
+    # The MLIP's MD steps are not oracle calls; only the labels are.
+    assert mlip.total.calls == 2 and mlip.as_dict()["other_calculators"] == {
+        "mace:m.model (md)": {"calls": 60.0, "cpu_s": 6.0}
+    }
+
+
+def test_splits_are_fixed_disjoint_and_subsets_nested(schemes_store):
+    settings = CompareSettings(sizes=(5, 10), seeds=2, **FAST)
+    with Store.open(schemes_store) as store:
+        grid = plan(store, settings)
+    assert grid.schemes == ["aimd", "phonon", "random"]
+    for scheme in grid.schemes:
+        assert len(grid.tests[scheme]) == 5 and len(grid.pools[scheme]) == 19
+        assert not set(grid.tests[scheme]) & set(grid.pools[scheme])
+        for seed in range(2):
+            small = grid.subset(Cell(scheme, "energy_per_atom", 5, seed), 0.2)
+            large = grid.subset(Cell(scheme, "energy_per_atom", 10, seed), 0.2)
+            chosen_small = set(small["train"]) | set(small["val"])
+            assert len(chosen_small) == 5 and len(small["val"]) == 1
+            assert chosen_small <= set(large["train"]) | set(large["val"])
+            assert not set(large["train"]) & set(large["val"])
+            assert np.array_equal(small["test"], grid.tests[scheme])
+    with Store.open(schemes_store) as store, pytest.raises(InputError, match="larger than"):
+        plan(store, CompareSettings(sizes=(5, 20), **FAST))
+
+
+def test_errors_on_every_test_set_come_from_the_predictions(schemes_store, reference_store):
+    """Predictions offset by a known amount per scheme give exactly that MAE everywhere."""
+    from curate.comparison.grid import load_reference
+
+    settings = CompareSettings(sizes=(5,), seeds=1, **FAST)
+    with Store.open(schemes_store) as store:
+        grid = plan(store, settings)
+        costs = scheme_costs(store, "emt")
+    reference = load_reference(reference_store, settings, "emt")
+    union = grid.test_union
+    truth = grid.values["energy_per_atom"][union]
+    offsets = {"aimd": 0.1, "phonon": -0.2, "random": 0.3}
+    results = {
+        Cell(s, "energy_per_atom", 5, 0): {
+            "tests": (truth + d).tolist(),
+            "reference": (reference.values["energy_per_atom"] + d).tolist(),
+            "epochs": 1,
+            "seconds": 0.0,
+        }
+        for s, d in offsets.items()
+    }
+    rows = cell_rows(grid, results, costs, reference)
+    for row in rows:
+        assert row["mae"] == pytest.approx(abs(offsets[row["scheme"]]))
+        assert row["bias"] == pytest.approx(offsets[row["scheme"]])
+    sets = {r["test_set"] for r in rows}
+    assert sets == {"aimd", "phonon", "random", COMBINED, REFERENCE}
+    combined = next(r for r in rows if r["test_set"] == COMBINED)
+    assert combined["n"] == 15
+    phonon = next(r for r in rows if r["scheme"] == "phonon")
+    assert phonon["cost_calls"] == 103 + 5  # force constants once, then one label per frame
+    assert summarise(rows)[0]["n_seeds"] == 1
+
+
+def test_curve_area_and_size_to_goal():
+    points = [
+        {"size": 10, "mae_mean": 0.4, "cost_calls": 110},
+        {"size": 100, "mae_mean": 0.1, "cost_calls": 200},
+    ]
+    assert curve_area(points) == pytest.approx(0.25)
+    assert needed_to_reach(points, 0.4, "size") == 10
+    assert needed_to_reach(points, 0.2, "size") == pytest.approx(10**1.5)  # halfway in log–log
+    assert needed_to_reach(points, 0.05, "size") is None
+
+
+def test_compare_writes_the_report_and_reuses_trained_cells(
+    schemes_store, reference_store, tmp_path
+):
+    out = tmp_path / "report"
+    settings = CompareSettings(
+        targets=("energy_per_atom", "hydrostatic_stress"), sizes=(5, 10), seeds=2, **FAST
+    )
+    seen = []
+    report = compare(
+        schemes_store,
+        settings,
+        out,
+        reference=reference_store,
+        with_diversity=False,
+        client_options={"workers": 1},
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (24, 24)
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["headline_test_set"] == REFERENCE
+    keys = {(c["scheme"], c["target"], c["size"], c["test_set"]) for c in on_disk["curves"]}
+    assert len(keys) == 3 * 2 * 2 * 5  # schemes × targets × sizes × test sets
+    assert all(c["n_seeds"] == 2 for c in on_disk["curves"])
+    assert set(report["cross_test"]["hydrostatic_stress"]["mae"]) == {"aimd", "phonon", "random"}
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 6  # 3 figures × 2 targets, embedded
+    cells = sorted((out / "cells").glob("*.json"))
+    assert len(cells) == 24
+    stamps = {p: p.stat().st_mtime_ns for p in cells}
+    # The same grid again trains nothing; one more seed trains only the new cells.
+    seen.clear()
+    again = compare(schemes_store, settings, out, reference=reference_store, with_diversity=False)
+    assert seen == [] and again["curves"] == report["curves"]
+    assert {p: p.stat().st_mtime_ns for p in cells} == stamps
+    more = CompareSettings(
+        targets=("energy_per_atom", "hydrostatic_stress"), sizes=(5, 10), seeds=3, **FAST
+    )
+    compare(
+        schemes_store,
+        more,
+        out,
+        reference=reference_store,
+        with_diversity=False,
+        client_options={"workers": 1},
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[0] == (24, 36) and seen[-1] == (36, 36)
+
+
+def test_compare_command_refuses_bad_input_in_one_line(cli, schemes_store, tmp_path):
+    out = tmp_path / "never"
+    for args, message in (
+        (["--sizes", "5,500"], "larger than the frames left"),
+        (["--sizes", "2"], "at least 3"),
+        (["--model", "gcn"], "unknown model"),
+        (["--target", "band_gap"], "no 'band_gap' labels"),
+        (["--reference", tmp_path / "missing.zarr"], "no store at"),
+    ):
+        result = cli("compare", schemes_store, "--out", out, *args)
+        assert result.exit_code == 2, result.stderr
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not out.exists()
