@@ -21,7 +21,8 @@ def command(
 
         console.print(
             f"{payload['store']}: {payload['n_frames']} frames, {payload['n_atoms']} atoms "
-            f"(schema {payload['format']} {payload['schema_version']}, commit {payload['commit']})"
+            f"(schema {payload['format']} {payload['schema_version']}, commit {payload['commit']})",
+            soft_wrap=True,  # a long store path stays on one line
         )
         table = Table("scheme", "frames")
         for scheme, count in sorted(payload["schemes"].items()):
