@@ -353,7 +353,7 @@ def test_a_campaign_resumes_and_reruns_only_what_changed(cli, tmp_path, cu3au_fi
     compared = run_recipe(recipe, out, workers=1, reporter=Reporter())
     assert [s["name"] for s in compared["steps"] if s["status"] == "done"] == ["compare"]
     (store, settings, out_dir, kwargs) = calls[0]
-    assert (store, out_dir) == (out / "sets.zarr", out / "compare")
+    assert (store, out_dir) == (out / "sets.zarr", out)
     assert (settings.targets, settings.sizes, settings.seeds) == (("energy_per_atom",), (3, 4), 1)
     assert (settings.lr, settings.label_set) == (0.01, "emt")
     assert kwargs["reference"] == out / "reference.zarr"
