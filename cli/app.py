@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from curate.cli import (
+    active,
     compare,
     diversity,
     evaluate,
@@ -24,6 +25,7 @@ from curate.cli import (
     sample,
     systems,
     train,
+    train_mlip,
 )
 
 from curate.errors import CurateError
@@ -84,6 +86,8 @@ for name, module in (
     ("explain", explain),
     ("compare", compare),
     ("run", run),
+    ("train-mlip", train_mlip),
+    ("active", active),
 ):
     app.command(name)(user_errors(module.command))
 

@@ -127,6 +127,9 @@ def dask_client(
             yield client
         return
     if cluster == "local":
+        # The scheduler and nannies log through this process's root logger, which MACE (loaded
+        # by the active-learning loop) opens to INFO: keep them to errors, as silence_logs does.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
         n = workers or local_cores()
         with dask.config.set(WORKER_CONFIG):
             made = LocalCluster(

@@ -14,21 +14,12 @@ import torch
 
 from curate.errors import InputError
 from curate.graphs import GraphSet, store_graphs
+from curate.labelling import pick_label_set
 from curate.labels import Status
 from curate.models import PropertyModel
 from curate.store import Store
 
 STORE_SUFFIXES = (".zarr",)
-
-
-def pick_label_set(store: Store, label_set: str | None) -> str:
-    """``label_set``, or the store's only label set."""
-    names = store.label_sets()
-    if label_set is not None or len(names) == 1:
-        return label_set or names[0]
-    if not names:
-        raise InputError(f"{store.path} has no label sets; run curate label first")
-    raise InputError(f"{store.path} has label sets {', '.join(names)}; choose one with --label-set")
 
 
 def frame_targets(store: Store, target: str, label_set: str) -> tuple[np.ndarray, np.ndarray]:

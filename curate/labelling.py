@@ -58,6 +58,16 @@ class LabelSummary:
 ProgressCallback = Callable[[int, int, LabelSummary], None]
 
 
+def pick_label_set(store: Store, label_set: str | None) -> str:
+    """``label_set``, or the store's only label set."""
+    names = store.label_sets()
+    if label_set is not None or len(names) == 1:
+        return label_set or names[0]
+    if not names:
+        raise InputError(f"{store.path} has no label sets; run curate label first")
+    raise InputError(f"{store.path} has label sets {', '.join(names)}; choose one with --label-set")
+
+
 def check_label_set(store: Store, spec: CalculatorSpec, name: str) -> bool:
     """Whether the label set exists; refuses one made with another calculator or settings."""
     if name not in store.label_sets():

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from curate.errors import InputError
-from curate.evaluation import frame_targets, pick_label_set, predict, regression_metrics
+from curate.evaluation import frame_targets, predict, regression_metrics
 from curate.graphs import DEFAULT_CUTOFF, GraphSet, store_graphs
+from curate.labelling import pick_label_set
 from curate.labels import UNITS
 from curate.models import DEFAULT_MODEL, PropertyModel, build_model, model_defaults
 from curate.models.checkpoint import save_checkpoint

@@ -9,6 +9,8 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
+from curate.calculators import parse_spec
+from curate.labelling import create_label_set
 from curate.labels import LabelResult, Status
 from curate.provenance import Provenance
 from curate.store import Store
@@ -36,6 +38,7 @@ def labelled_store(
 ) -> Path:
     """A store of ``frames`` labelled (energy, forces, stress) by ``calculator`` (EMT); only the
     first ``n_ok`` frames get labels, the rest stay pending. Each label records ``cpu_s``."""
+    emt = calculator is None
     calculator = calculator or EMT()
     results = []
     for i, atoms in enumerate(frames[:n_ok]):
@@ -49,6 +52,9 @@ def labelled_store(
         results.append(LabelResult(i, Status.OK, values, wall_s=cpu_s, cpu_s=cpu_s))
     with Store.create(path) as store:
         store.append(frames, provenance or Provenance(scheme="random", system="test", seed=0))
-        store.create_label_set("emt", "emt", ["energy", "forces", "stress"])
+        if emt:  # as curate label makes it, so the labeller can go on with it
+            create_label_set(store, parse_spec("emt"), "emt")
+        else:
+            store.create_label_set("emt", "emt", ["energy", "forces", "stress"])
         store.write_labels("emt", results)
     return path

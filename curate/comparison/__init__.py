@@ -37,7 +37,7 @@ from curate.comparison.scores import (
 )
 from curate.costs import SchemeCost, scheme_costs
 from curate.errors import InputError
-from curate.evaluation import pick_label_set
+from curate.labelling import pick_label_set
 from curate.metrics.report import json_ready
 from curate.store import Store
 

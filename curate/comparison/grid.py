@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from curate.errors import InputError
-from curate.evaluation import frame_targets, pick_label_set, predict
+from curate.evaluation import frame_targets, predict
 from curate.graphs import DEFAULT_CUTOFF, GraphSet, store_graphs
+from curate.labelling import pick_label_set
 from curate.models import DEFAULT_MODEL, MODELS
 from curate.store import Store
 from curate.training import TrainConfig, fit

@@ -14,8 +14,9 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field, PositiveFloat, field_validator
 
-from curate.calculators import build_calculator, parse_spec
+from curate.calculators import parse_spec
 from curate.md import MDBlowUp, Trajectory, run_md
+from curate.mlip.uncertainty import Disagreement, committee_forces
 from curate.provenance import Provenance
 from curate.samplers.base import Sampler, SamplerParams, SamplingStopped, derived_seed
 from curate.store.uid import atoms_uid
@@ -162,26 +163,18 @@ class MLIPMolecularDynamics(MolecularDynamics):
         models = self.params.mlip
         if len(models) < 2 or not frames:
             return [{} for _ in frames]
-        forces = np.stack([frame.calc.results["forces"] for frame in frames])
-        committee = [forces]
-        for model in models[1:]:
-            calc = build_calculator(parse_spec(model))
-            committee.append(np.stack([calc.get_forces(_bare(frame)) for frame in frames]))
-        committee = np.stack(committee)  # models × frames × atoms × 3
-        deviation = committee - committee.mean(axis=0)
-        per_atom = np.sqrt((deviation**2).sum(axis=-1).mean(axis=0))  # frames × atoms
+        # The first member drove the MD: its forces are on the frames already.
+        others = committee_forces(frames, models[1:])
+        forces = [
+            np.concatenate([frame.calc.results["forces"][None], rest])
+            for frame, rest in zip(frames, others, strict=True)
+        ]
+        disagreement = Disagreement.from_forces(forces)
         return [
             {
                 "committee": list(models),
-                "force_disagreement": float(row.max()),
-                "force_disagreement_mean": float(row.mean()),
+                "force_disagreement": float(largest),
+                "force_disagreement_mean": float(mean),
             }
-            for row in per_atom
+            for largest, mean in zip(disagreement.max, disagreement.mean, strict=True)
         ]
-
-
-def _bare(frame: Atoms) -> Atoms:
-    """A calculator-free copy, so a committee member computes afresh."""
-    atoms = frame.copy()
-    atoms.calc = None
-    return atoms

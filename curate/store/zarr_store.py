@@ -398,6 +398,10 @@ class Store:
         """Content uids of all committed frames."""
         return self._column("frames", "uid")
 
+    def rounds(self) -> np.ndarray:
+        """Per-frame active-learning round (0: the initial set)."""
+        return self._column("frames", "round")
+
     def categorical(self, column: Literal["scheme", "system"]) -> np.ndarray:
         """Per-frame names of a categorical provenance column."""
         array = self._root["frames"][column]

@@ -1,0 +1,148 @@
+"""``curate train-mlip``: train a MACE potential, or a committee of them, on a store's labels."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from curate.cli.options import Json, StorePath
+from curate.cli.output import emit, stderr
+from curate.cli.train import Device, LabelSet
+
+
+@contextlib.contextmanager
+def member_progress() -> Iterator[Callable[[int, int], None]]:
+    """A members-trained bar that appears once the data are ready, so that input errors stay
+    the only line on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("MACE members"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = Progress(*columns, console=stderr)
+    tasks = []
+
+    def progress(done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task("train", total=total))
+        bar.update(tasks[0], completed=done)
+
+    try:
+        yield progress
+    finally:
+        if tasks:
+            bar.stop()
+
+
+def command(
+    store: StorePath,
+    out: Annotated[Path, typer.Option(help="Folder for member-K.model and committee.json.")],
+    committee: Annotated[int, typer.Option(help="Members (models differing only in seed).")] = 4,
+    label_set: LabelSet = None,
+    channels: Annotated[int, typer.Option(help="Channels per irrep.")] = 32,
+    max_l: Annotated[int, typer.Option(help="Largest L of the hidden irreps (0: 32x0e).")] = 0,
+    interactions: Annotated[int, typer.Option(help="Interaction layers.")] = 2,
+    correlation: Annotated[int, typer.Option(help="Body order of each product.")] = 3,
+    r_max: Annotated[float, typer.Option(help="Cutoff radius (Å).")] = 5.0,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Frames per optimiser step.")] = 10,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
+    forces_weight: Annotated[float, typer.Option(help="Weight of forces in the loss.")] = 100.0,
+    energy_weight: Annotated[float, typer.Option(help="Weight of energies in the loss.")] = 1.0,
+    valid_fraction: Annotated[
+        float, typer.Option(help="Share of frames held out for validation.")
+    ] = 0.1,
+    dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
+    seed: Annotated[
+        int, typer.Option(help="Seed of the split; member K trains with seed + K.")
+    ] = 0,
+    device: Device = "auto",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Members trained at once on Dask (default: one per core on CPU)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
+    ] = None,
+    json_: Json = False,
+) -> None:
+    """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write
+    each member and a committee.json (settings, seeds, store commit, split, metrics)."""
+    from curate.cluster import local_cores
+    from curate.errors import InputError
+    from curate.mlip.training import MACESettings, resolve_device, train_committee
+
+    if committee < 1:
+        raise InputError(f"--committee must be at least 1, got {committee}")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    settings = MACESettings(
+        channels=channels,
+        max_l=max_l,
+        interactions=interactions,
+        correlation=correlation,
+        r_max=r_max,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        energy_weight=energy_weight,
+        forces_weight=forces_weight,
+        valid_fraction=valid_fraction,
+        dtype=dtype,
+        device=device,
+    )
+    settings.check()
+    if workers is None:
+        on_gpu = resolve_device(device).startswith("cuda")
+        workers = 1 if on_gpu else min(committee, local_cores())
+    with member_progress() as progress:
+        result = train_committee(
+            store,
+            out,
+            committee,
+            settings,
+            label_set,
+            seed,
+            workers,
+            {"scheduler": scheduler} if scheduler else None,
+            progress,
+        )
+    record = result.record
+    payload = {
+        "store": str(store),
+        "out": str(out),
+        "committee": str(out / "committee.json"),
+        "models": [str(m) for m in result.models],
+        **{k: record[k] for k in ("label_set", "store_commit", "device", "workers", "seconds")},
+        "n_train": len(record["split"]["train_frames"]),
+        "n_valid": len(record["split"]["valid_frames"]),
+        "members": record["members"],
+    }
+
+    def render(console):
+        from rich.table import Table
+
+        console.print(
+            f"{committee} MACE model(s) on {payload['n_train']} + {payload['n_valid']} frames "
+            f"of '{record['label_set']}' in {record['seconds']:.1f} s on {record['device']} "
+            f"({record['workers']} at once); wrote {out}/"
+        )
+        table = Table(
+            "member", "seed", "seconds", "valid RMSE F (meV/Å)", "valid RMSE E (meV/atom)"
+        )
+        for m in record["members"]:
+            last = m["valid_last_epoch"]
+            rmse_f = last.get("rmse_f")
+            rmse_e = last.get("rmse_e_per_atom")
+            table.add_row(
+                m["model"],
+                str(m["seed"]),
+                f"{m['seconds']:.1f}",
+                "" if rmse_f is None else f"{1000 * rmse_f:.1f}",
+                "" if rmse_e is None else f"{1000 * rmse_e:.2f}",
+            )
+        console.print(table)
+
+    emit(payload, json_, render)

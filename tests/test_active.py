@@ -1,0 +1,105 @@
+"""curate active: a loop of tiny MACE committees on EMT-labelled Cu spends no more than its
+budget, tags its frames with their round, and resumes a killed run in the round and phase it
+was in without redoing finished work."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from gnn_data import labelled_store, strained_frames
+
+from curate.active import ActiveLoop, ActiveSettings, run_active
+from curate.calculators import parse_spec
+from curate.errors import InputError
+from curate.labels import Status
+from curate.mlip.training import MACESettings
+from curate.store import Store
+
+TINY = MACESettings(channels=4, interactions=1, correlation=1, r_max=3.5, epochs=2, batch_size=4)
+
+
+def settings(**changes) -> ActiveSettings:
+    base = {
+        "committee": 2,
+        "budget": 8,
+        "batch": 2,
+        "probe": 2,
+        "target_error": 1e-4,  # every candidate is worth labelling
+        "starts": 1,
+        "md_frames": 4,
+        "temperatures": (1500.0,),  # hot, so the MD leaves the training frames behind
+        "stride": 10,
+        "equilibration": 20,
+        "max_rounds": 2,
+        "mace": TINY,
+    }
+    return ActiveSettings(**(base | changes))
+
+
+@pytest.fixture
+def cu_store(tmp_path):
+    path = tmp_path / "cu.zarr"
+    return labelled_store(path, strained_frames("Cu", 12, seed=1, repeat=2))
+
+
+def test_bad_settings_and_stores_are_refused(tmp_path, cu_store):
+    with pytest.raises(InputError, match="at least 2 models"):
+        settings(committee=1)
+    with pytest.raises(InputError, match="no store"):
+        run_active(tmp_path / "none.zarr", tmp_path / "out", parse_spec("emt"), settings())
+    with pytest.raises(InputError, match="no 'chgnet' labels"):
+        run_active(cu_store, tmp_path / "out", parse_spec("chgnet"), settings())
+
+
+@pytest.mark.slow
+def test_a_killed_loop_resumes_in_its_round_and_phase(tmp_path, cu_store, monkeypatch):
+    out = tmp_path / "active"
+    emt = parse_spec("emt")
+    real_select = ActiveLoop.select
+
+    def killed_in_round_two(self, record):
+        if record["round"] == 2:
+            raise KeyboardInterrupt
+        return real_select(self, record)
+
+    monkeypatch.setattr(ActiveLoop, "select", killed_in_round_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_active(cu_store, out, emt, settings(), {"workers": 1})
+    state = json.loads((out / "active.json").read_text())
+    assert [r["done"] for r in state["rounds"]] == [
+        ["train", "explore", "probe", "select", "label"],
+        ["train", "explore", "probe"],
+    ]
+    stamps = {
+        p: p.stat().st_mtime_ns
+        for p in (out / "round-1" / "committee" / "committee.json",
+                  out / "round-2" / "committee" / "committee.json")
+    }  # fmt: skip
+    monkeypatch.setattr(ActiveLoop, "select", real_select)
+    result = run_active(cu_store, out, emt, settings(), {"workers": 1})
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # no committee trained again
+    assert len(result["rounds"]) == 2 and result["finished"] in (
+        "budget spent",
+        "reached --max-rounds",
+    )
+    with Store.open(cu_store) as store:
+        rounds = store.rounds()
+        status = store.labels("emt").status
+        provenance = store.provenance()
+    added = rounds > 0
+    assert 0 < added.sum() <= 8 and set(rounds[added]) == {1, 2}
+    assert (status[added] == Status.OK).all()
+    assert {p.params["role"] for p, a in zip(provenance, added, strict=True) if a} == {
+        "probe",
+        "selected",
+    }
+    # Selected frames carry the committee's disagreement that chose them.
+    assert all(
+        p.params["force_disagreement"] > 0 for p in provenance if p.params.get("role") == "selected"
+    )
+    # The same command again does nothing more.
+    again = run_active(cu_store, out, emt, settings(), {"workers": 1})
+    assert again["rounds"] == result["rounds"]
+    with Store.open(cu_store) as store:
+        assert (store.rounds() > 0).sum() == added.sum()
