@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/graph_build.py --out benchmarks/results/graph_build.json
 	$(BIN)/python benchmarks/train_throughput.py --out benchmarks/results/train_throughput.json
 	$(BIN)/python benchmarks/diversity_entropy.py --out benchmarks/results/diversity_entropy.json
+	$(BIN)/python benchmarks/active_iteration.py --out benchmarks/results/active_iteration.json
 
 # docs/cli.md is generated from the commands' own help (a test checks it is current).
 docs: $(STAMP)

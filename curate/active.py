@@ -266,7 +266,7 @@ class ActiveLoop:
             self.settings.mace,
             label_set=self.label_set,
             seed=self.settings.seed + 1000 * record["round"],
-            workers=1,
+            workers=None,  # one member per core: measured faster than one after another
         )
         return {"models": [f"mace:{m.resolve()}" for m in committee.models]}
 
