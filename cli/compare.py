@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from curate.cli.hpo import parse_list
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, Scheduler, StorePath, Workers
 from curate.cli.output import emit, stderr
 from curate.cli.train import BatchSize, Cutoff, LabelSet, MaxEpochs, Patience
 
@@ -40,12 +40,8 @@ def command(
     diversity: Annotated[
         bool, typer.Option(help="Compute each scheme's diversity metrics beside its errors.")
     ] = True,
-    workers: Annotated[
-        int | None, typer.Option(help="Dask workers (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
-    ] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     json_: Json = False,
 ) -> None:
     """Train a model on nested subsets of each scheme's frames (several seeds), test it on every

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, Scheduler, StorePath, Workers
 from curate.cli.output import emit, stderr
 from curate.cli.train import (
     BatchSize,
@@ -57,12 +57,8 @@ def command(
     split: Split = "0.7,0.15,0.15",
     seed: Seed = 0,
     cutoff: Cutoff = 5.5,
-    workers: Annotated[
-        int | None, typer.Option(help="Dask workers (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
-    ] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     metric: Annotated[
         str, typer.Option(help="Column the violin plots show (test_mae, val_r2, …).")
     ] = "test_mae",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, Scheduler, StorePath
 from curate.cli.output import emit, stderr
 
 PARTIAL_FAILURE = 3
@@ -27,9 +27,7 @@ def command(
     workers: Annotated[
         int | None, typer.Option(help="Dask workers (default: one per core; jobqueue: jobs).")
     ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
-    ] = None,
+    scheduler: Scheduler = None,
     cluster: Annotated[
         str, typer.Option(help="local, slurm or pbs (slurm/pbs need curate[cluster]).")
     ] = "local",

@@ -19,3 +19,7 @@ MinDistance = Annotated[float, typer.Option(help="Refuse frames with atoms close
 AllowClose = Annotated[
     bool, typer.Option(help="Keep frames with close atoms, with a warning, instead.")
 ]
+Workers = Annotated[int | None, typer.Option(help="Dask workers (default: one per core).")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
+]

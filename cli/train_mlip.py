@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, Scheduler, StorePath
 from curate.cli.output import emit, stderr
 from curate.cli.train import Device, LabelSet
 
@@ -63,9 +63,7 @@ def command(
         int | None,
         typer.Option(help="Members trained at once on Dask (default: one per core on CPU)."),
     ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
-    ] = None,
+    scheduler: Scheduler = None,
     json_: Json = False,
 ) -> None:
     """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write

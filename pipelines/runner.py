@@ -392,27 +392,22 @@ def plan_steps(
             )
     samples = tuple(s.name for s in steps if s.name.startswith("sample:"))
     references = tuple(s.name for s in steps if s.name.startswith("reference:"))
-    labels = ["label"]
-    steps.append(
-        Step(
-            "label",
-            {"oracle": oracle.canonical()},
-            samples,
-            (SETS,),
-            _label_action(out / SETS, oracle, options, reporter),
-            f"{oracle.text} on {SETS}",
-        )
-    )
-    if references:
-        labels.append("label:reference")
+    labels = []
+    for name, store, depends in (
+        ("label", SETS, samples),
+        ("label:reference", REFERENCE, references),
+    ):
+        if not depends and name != "label":
+            continue
+        labels.append(name)
         steps.append(
             Step(
-                "label:reference",
+                name,
                 {"oracle": oracle.canonical()},
-                references,
-                (REFERENCE,),
-                _label_action(out / REFERENCE, oracle, options, reporter),
-                f"{oracle.text} on {REFERENCE}",
+                depends,
+                (store,),
+                _label_action(out / store, oracle, options, reporter),
+                f"{oracle.text} on {store}",
             )
         )
     reference_store = out / REFERENCE if references else None
