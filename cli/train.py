@@ -81,7 +81,8 @@ def epoch_progress(label: str) -> Iterator[Callable[[int, int, float, float], No
     try:
         yield progress
     finally:
-        bar.stop()
+        if tasks:  # stopping a bar that never started prints an empty line
+            bar.stop()
 
 
 def command(
