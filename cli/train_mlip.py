@@ -68,9 +68,8 @@ def command(
 ) -> None:
     """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write
     each member and a committee.json (settings, seeds, store commit, split, metrics)."""
-    from curate.cluster import local_cores
     from curate.errors import InputError
-    from curate.mlip.training import MACESettings, resolve_device, train_committee
+    from curate.mlip.training import MACESettings, train_committee
 
     if committee < 1:
         raise InputError(f"--committee must be at least 1, got {committee}")
@@ -92,9 +91,6 @@ def command(
         device=device,
     )
     settings.check()
-    if workers is None:
-        on_gpu = resolve_device(device).startswith("cuda")
-        workers = 1 if on_gpu else min(committee, local_cores())
     with member_progress() as progress:
         result = train_committee(
             store,

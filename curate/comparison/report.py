@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.comparison.grid import COMBINED, REFERENCE
+from curate.comparison.grid import COMBINED, Cell
+from curate.comparison.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_metrics
 from curate.evaluation import draw_parity
 from curate.labels import UNITS
 
@@ -34,16 +35,6 @@ def _colours(schemes: list[str]) -> dict[str, Any]:
     return {s: cycle(k % 10) for k, s in enumerate(schemes)}
 
 
-def _points(summary: list[dict], target: str, scheme: str, test_set: str) -> list[dict]:
-    wanted = scheme if test_set == OWN else test_set
-    points = [
-        s
-        for s in summary
-        if s["target"] == target and s["scheme"] == scheme and s["test_set"] == wanted
-    ]
-    return sorted(points, key=lambda s: s["size"])
-
-
 def learning_curves_figure(
     summary: list[dict], target: str, schemes: list[str], panels: list[str], path: Path
 ) -> Path:
@@ -57,7 +48,7 @@ def learning_curves_figure(
         for row, axis in enumerate(("size", "cost_calls")):
             ax = axes[row, col]
             for scheme in schemes:
-                pts = _points(summary, target, scheme, panel)
+                pts = curve(summary, target, scheme, scheme if panel == OWN else panel)
                 if not pts:
                     continue
                 x = np.array([p[axis] for p in pts], dtype=float)
@@ -251,8 +242,6 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
                 )
             )
     if report.get("diversity"):
-        from curate.comparison.scores import DIVERSITY_METRICS, scalar_metrics
-
         names = list(DIVERSITY_METRICS)
         flat = {k: scalar_metrics(v) for k, v in report["diversity"].items()}
         parts.append("<h2>Diversity of each scheme</h2>")
@@ -313,7 +302,6 @@ def best_panels(
     """For each scheme, the seed with the lowest MAE at its largest size on ``test_set``, with
     its truths and predictions there."""
     panels = []
-    union = grid.test_union
     for scheme in grid.schemes:
         mine = [
             r
@@ -324,25 +312,8 @@ def best_panels(
             continue
         size = max(r["size"] for r in mine)
         best = min((r for r in mine if r["size"] == size), key=lambda r: r["mae"])
-        outcome = next(
-            o
-            for c, o in results.items()
-            if c.scheme == scheme
-            and c.target == target
-            and c.size == size
-            and c.seed == best["seed"]
-        )
-        if test_set == REFERENCE:
-            truth = reference.values[target]
-            pred = np.asarray(outcome["reference"])
-        else:
-            idx = (
-                np.arange(len(union))
-                if test_set == COMBINED
-                else np.searchsorted(union, grid.tests[test_set])
-            )
-            truth, pred = grid.values[target][union][idx], np.asarray(outcome["tests"])[idx]
-        ok = np.isfinite(truth)
+        cell = Cell(scheme, target, size, best["seed"])
+        truth, pred = on_test_set(grid, reference, target, results[cell], test_set)
         title = f"trained on {scheme} ({size} frames, seed {best['seed']}): MAE {best['mae']:.3g}"
-        panels.append((scheme, truth[ok], pred[ok], title))
+        panels.append((scheme, truth, pred, title))
     return panels

@@ -54,13 +54,9 @@ def cell_rows(
     reference: Reference | None,
 ) -> list[dict[str, Any]]:
     """One row per cell and test set: errors, the cell's training cost and time."""
-    union = grid.test_union
-    where = {s: np.searchsorted(union, t) for s, t in grid.tests.items()}
-    where[COMBINED] = np.arange(len(union))
+    sets = test_sets(grid, reference)
     rows = []
     for cell, outcome in sorted(results.items(), key=lambda kv: _order(kv[0])):
-        truth = grid.values[cell.target][union]
-        pred = np.asarray(outcome["tests"])
         spent = costs[cell.scheme].at(cell.size)
         common = {
             **vars(cell),
@@ -69,16 +65,31 @@ def cell_rows(
             "epochs": outcome["epochs"],
             "seconds": outcome["seconds"],
         }
-        scored = {name: regression_metrics(truth[idx], pred[idx]) for name, idx in where.items()}
-        if reference is not None and outcome["reference"] is not None:
-            ref_truth = reference.values[cell.target]
-            ok = np.isfinite(ref_truth)
-            scored[REFERENCE] = regression_metrics(
-                ref_truth[ok], np.asarray(outcome["reference"])[ok]
-            )
+        scored = {
+            name: regression_metrics(*on_test_set(grid, reference, cell.target, outcome, name))
+            for name in sets
+            if name != REFERENCE or outcome["reference"] is not None
+        }
         for name, metrics in scored.items():
             rows.append({**common, "test_set": name, **metrics})
     return rows
+
+
+def on_test_set(
+    grid: Plan, reference: Reference | None, target: str, outcome: dict[str, Any], name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Truths and a cell's predictions on one test set (a scheme's split, the union, or the
+    reference set), frames without a value left out."""
+    if name == REFERENCE:
+        truth, pred = reference.values[target], np.asarray(outcome["reference"])
+    else:
+        union = grid.test_union
+        idx = (
+            np.arange(len(union)) if name == COMBINED else np.searchsorted(union, grid.tests[name])
+        )
+        truth, pred = grid.values[target][union][idx], np.asarray(outcome["tests"])[idx]
+    ok = np.isfinite(truth)
+    return truth[ok], pred[ok]
 
 
 def _order(cell: Cell) -> tuple:

@@ -331,10 +331,10 @@ def train_committee(
     """Train ``n_members`` MACE models (seeds ``seed`` … ``seed + n − 1``) on the same split of
     ``store_path``'s labels; write ``out/member-K.model`` and ``out/committee.json``.
 
-    ``workers`` 1 trains them one after another with every core; more (None: one per core)
-    trains that many at once on a local Dask cluster (or on ``client_options["scheduler"]``),
-    one member per worker. ``progress(done, total)`` is first called with 0 once the data are
-    written."""
+    ``workers`` 1 trains them one after another with every core; more trains that many at once
+    on a local Dask cluster (or on ``client_options["scheduler"]``), one member per worker; None
+    is one per core on a CPU and one at a time on a GPU. ``progress(done, total)`` is first
+    called with 0 once the data are written."""
     from curate.cluster import local_cores
 
     settings = settings or MACESettings()
@@ -357,7 +357,9 @@ def train_committee(
         for name, s in zip(names, seeds, strict=True)
     ]
     options = dict(client_options or {})
-    parallel = min(workers or local_cores(), n_members)
+    if workers is None:
+        workers = 1 if device.startswith("cuda") else local_cores()
+    parallel = min(workers, n_members)
     start = time.perf_counter()
     outcomes: dict[int, dict[str, Any]] = {}
     if progress is not None:
