@@ -128,7 +128,7 @@ class Compare(Section):
     ``label_set`` defaults to the oracle's label set."""
 
     enabled: bool = True
-    targets: list[str] = Field(min_length=1)
+    targets: list[str] = []
     sizes: list[int] = Field(min_length=1)
     seeds: int = Field(3, ge=1)
     model: str = "schnet"
@@ -157,6 +157,36 @@ class Compare(Section):
         return CompareSettings(**self.fields(default_label_set))
 
 
+ACTIVE_COMMITTEE = "active"
+"""``params: {mlip: active}`` of an ``mlip-md`` set: the last committee the active step trained."""
+
+
+class Active(Section):
+    """The active-learning scheme. A small ``seed_set`` is sampled into ``DIR/active.zarr`` and
+    labelled by the oracle; ``curate active`` runs on it (records in ``DIR/active/``) with the
+    options in ``loop`` (the fields of :class:`curate.active.ActiveSettings`; ``mace`` a mapping
+    of MACE settings); then every frame of it joins ``sets.zarr`` with its labels as scheme
+    ``active`` (the seed frames as round 0), so each label is paid once."""
+
+    enabled: bool = True
+    seed_set: SampleSet
+    loop: dict[str, Any] = {}
+
+    def settings(self, system: str | None = None):
+        """The :class:`curate.active.ActiveSettings` of this section."""
+        from curate.active import ActiveSettings
+        from curate.mlip.training import MACESettings
+
+        loop = dict(self.loop)
+        if "temperatures" in loop:
+            loop["temperatures"] = tuple(float(t) for t in loop["temperatures"])
+        try:
+            loop["mace"] = MACESettings(**loop.get("mace", {}))
+            return ActiveSettings(**{"system": system, **loop})
+        except TypeError as exc:
+            raise InputError(str(exc).replace("__init__() ", "")) from None
+
+
 class Recipe(Section):
     """A whole campaign. Steps, in order: ``sample:<set>`` for every set (into ``sets.zarr``),
     ``reference:<set>`` for every reference set (into ``reference.zarr``), ``label``,
@@ -173,6 +203,7 @@ class Recipe(Section):
     dask: Dask = Dask()
     sets: list[SampleSet] = Field(min_length=1)
     reference: list[SampleSet] = []
+    active: Active | None = None
     diversity: Diversity = Diversity()
     compare: Compare | None = None
 
@@ -304,6 +335,21 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
     _name_sets(sets, "sets")
     _name_sets(reference, "reference")
     recipe = recipe.model_copy(update={"sets": sets, "reference": reference})
+    active = recipe.active is not None and recipe.active.enabled
+    for i, s in enumerate(sets):
+        if uses_active_committee(s) and not active:
+            raise _FieldError(
+                f"sets.{i}.params.mlip",
+                f"'{ACTIVE_COMMITTEE}' names the committee of the active step; add an active "
+                "section or give model files",
+            )
+    if active:
+        seed_set = _resolve(recipe.active.seed_set, "active.seed_set", recipe, oracle, folder, built)
+        try:
+            recipe.active.settings()
+        except InputError as exc:
+            raise _FieldError("active.loop", str(exc)) from None
+        recipe.active = recipe.active.model_copy(update={"seed_set": seed_set})
     if recipe.diversity.enabled:
         try:
             recipe.diversity.settings()
@@ -312,6 +358,12 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
     if recipe.compare is not None and recipe.compare.enabled:
         _check_compare(recipe.compare, oracle.default_label_set)
     return recipe
+
+
+def uses_active_committee(s: SampleSet) -> bool:
+    """Whether the set's MLIP-MD is driven by the active step's committee."""
+    mlip = s.params.get("mlip")
+    return mlip == ACTIVE_COMMITTEE or mlip == [ACTIVE_COMMITTEE]
 
 
 def _spec(section: Calculator, where: str):

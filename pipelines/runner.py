@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from curate.pipelines.recipe import Recipe, SampleSet, load_recipe, section_hash, validate_recipe
+from curate.pipelines.recipe import (
+    Recipe,
+    SampleSet,
+    load_recipe,
+    section_hash,
+    uses_active_committee,
+    validate_recipe,
+)
 
 from curate.errors import CurateError, InputError
 
@@ -40,6 +47,8 @@ STEPS_FILE = "steps.json"
 STEPS_FORMAT = "curate-steps-1"
 SETS = "sets.zarr"
 REFERENCE = "reference.zarr"
+ACTIVE_STORE = "active.zarr"
+ACTIVE_DIR = "active"
 DIVERSITY = "diversity.json"
 RECIPE_COPY = "recipe.yaml"
 
@@ -375,22 +384,39 @@ def plan_steps(
     label_set = oracle.default_label_set
     relax = recipe.relax.model_dump() if recipe.relax is not None else None
     steps: list[Step] = []
-    for prefix, sets, store in (
-        ("sample", recipe.sets, SETS),
-        ("reference", recipe.reference, REFERENCE),
-    ):
-        for s in sets:
-            steps.append(
-                Step(
-                    name=f"{prefix}:{s.name}",
-                    section={"set": s.model_dump(mode="json", exclude={"name"}), "relax": relax},
-                    depends=(),
-                    outputs=(store,),
-                    action=_sample_action(s, recipe, out / store, reporter),
-                    detail=f"{s.n} {s.scheme} frames of {Path(s.system).name}, seed {s.seed}",
-                )
+
+    def sample_step(prefix: str, s: SampleSet, store: str, depends: tuple[str, ...] = ()) -> Step:
+        return Step(
+            name=f"{prefix}:{s.name}",
+            section={"set": s.model_dump(mode="json", exclude={"name"}), "relax": relax},
+            depends=depends,
+            outputs=(store,),
+            action=_sample_action(s, recipe, out / store, reporter),
+            detail=f"{s.n} {s.scheme} frames of {Path(s.system).name}, seed {s.seed}",
+        )
+
+    driven = [s for s in recipe.sets if uses_active_committee(s)]
+    steps += [sample_step("sample", s, SETS) for s in recipe.sets if s not in driven]
+    if recipe.active is not None and recipe.active.enabled:
+        active = recipe.active
+        steps.append(
+            Step(
+                "active",
+                {
+                    "active": active.model_dump(mode="json"),
+                    "relax": relax,
+                    "oracle": oracle.canonical(),
+                },
+                (),
+                (ACTIVE_STORE, f"{ACTIVE_DIR}/active.json"),
+                _active_action(recipe, out, oracle, options, reporter),
+                f"{active.seed_set.n} {active.seed_set.scheme} seed frames, then rounds of "
+                f"committee MD and selection in {ACTIVE_STORE}",
             )
-    samples = tuple(s.name for s in steps if s.name.startswith("sample:"))
+        )
+    steps += [sample_step("sample", s, SETS, ("active",)) for s in driven]
+    steps += [sample_step("reference", s, REFERENCE) for s in recipe.reference]
+    samples = tuple(s.name for s in steps if s.name.startswith("sample:") or s.name == "active")
     references = tuple(s.name for s in steps if s.name.startswith("reference:"))
     labels = []
     for name, store, depends in (
@@ -434,8 +460,8 @@ def plan_steps(
                 _compare_action(
                     recipe, out, reference_store, label_set, use_diversity, options, reporter
                 ),
-                f"{', '.join(compare.targets)} at sizes {', '.join(map(str, compare.sizes))}, "
-                f"{compare.seeds} seeds, {compare.model}",
+                f"{', '.join(compare.settings(label_set).targets)} at sizes "
+                f"{', '.join(map(str, compare.sizes))}, {compare.seeds} seeds, {compare.model}",
             )
         )
     keys: dict[str, str] = {}
@@ -451,8 +477,11 @@ def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter)
         from curate.store import Store
 
         relax_with = recipe.relax.spec() if recipe.relax is not None else None
+        params = dict(s.params)
+        if uses_active_committee(s):
+            params["mlip"] = last_committee(path.parent / ACTIVE_DIR)
         batch = sample_system(
-            s.system, s.scheme, s.n, s.seed, s.params, relax_with=relax_with, **s.system_args()
+            s.system, s.scheme, s.n, s.seed, params, relax_with=relax_with, **s.system_args()
         )
         first = batch.provenance[0].params if batch.provenance else {}
         if first.get("n_imaginary") and first.get("imaginary") != "skip":
@@ -483,6 +512,51 @@ def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter)
             "duplicates": duplicates,
             "close_frames": batch.n_close,
             "frames_in_store": total,
+        }
+
+    return action
+
+
+def last_committee(folder: Path) -> list[str]:
+    """Calculator specs of the last committee an active-learning run in ``folder`` trained."""
+    from curate.active import STATE_FILE
+
+    state = json.loads((folder / STATE_FILE).read_text())
+    trained = [r["models"] for r in state["rounds"] if r.get("models")]
+    if not trained:
+        raise InputError(f"the active-learning run in {folder} trained no committee")
+    return trained[-1]
+
+
+def _active_action(recipe: Recipe, out: Path, oracle, options: dict[str, Any], reporter: Reporter):
+    def action() -> dict[str, Any]:
+        from dataclasses import replace
+
+        from curate.active import SCHEME, run_active
+        from curate.store import Store
+        from curate.store.transfer import copy_frames
+
+        section = recipe.active
+        store = out / ACTIVE_STORE
+        seeded = _sample_action(section.seed_set, recipe, store, reporter)()
+        labelled = _label_action(store, oracle, options, reporter)()
+        result = run_active(
+            store, out / ACTIVE_DIR, oracle, section.settings(), options, log=reporter.log
+        )
+
+        def retag(p):
+            role = p.params.get("role", "seed")
+            return replace(p, scheme=SCHEME, params={**p.params, "role": role})
+
+        with Store.open(store) as source, Store.open_or_create(out / SETS) as dest:
+            copied = copy_frames(source, dest, oracle.default_label_set, retag)
+        return {
+            "seed_frames": seeded["added"],
+            "seed_labels_ok": labelled["ok"],
+            "rounds": len(result["rounds"]),
+            "finished": result["finished"],
+            "frames": copied["added"],
+            "labels_copied": copied["labels"],
         }
 
     return action

@@ -101,8 +101,9 @@ def test_splits_are_fixed_disjoint_and_subsets_nested(schemes_store):
             assert chosen_small <= set(large["train"]) | set(large["val"])
             assert not set(large["train"]) & set(large["val"])
             assert np.array_equal(small["test"], grid.tests[scheme])
+        assert grid.sizes(scheme, (5, 19, 20)) == [5, 19]  # a curve stops at its pool
     with Store.open(schemes_store) as store, pytest.raises(InputError, match="larger than"):
-        plan(store, CompareSettings(sizes=(5, 20), **FAST))
+        plan(store, CompareSettings(sizes=(20, 25), **FAST))
 
 
 def test_errors_on_every_test_set_come_from_the_predictions(schemes_store, reference_store):
@@ -202,7 +203,8 @@ def test_compare_writes_the_report_and_reuses_trained_cells(
 def test_compare_command_refuses_bad_input_in_one_line(cli, schemes_store, tmp_path):
     out = tmp_path / "never"
     for args, message in (
-        (["--sizes", "5,500"], "larger than the frames left"),
+        (["--sizes", "500"], "larger than the frames left"),
+        (["--model", "mace", "--target", "band_gap"], "a MACE potential predicts"),
         (["--sizes", "2"], "at least 3"),
         (["--model", "gcn"], "unknown model"),
         (["--target", "band_gap"], "no 'band_gap' labels"),
@@ -212,3 +214,56 @@ def test_compare_command_refuses_bad_input_in_one_line(cli, schemes_store, tmp_p
         assert result.exit_code == 2, result.stderr
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
         assert not out.exists()
+
+
+@pytest.mark.slow
+def test_mace_cells_score_energy_forces_and_stress_of_their_own_model(
+    schemes_store, reference_store, tmp_path
+):
+    """One MACE potential per cell serves every target; the reported errors on the reference
+    are those of the kept model called directly through its ASE calculator."""
+    from mace.calculators import MACECalculator
+
+    from curate.labels import EV_PER_A3_TO_GPA
+
+    out = tmp_path / "mace"
+    settings = CompareSettings(
+        model="mace", sizes=(5,), seeds=1, hidden=4, max_epochs=2, patience=2, batch_size=4
+    )
+    assert settings.targets == ("energy_per_atom", "forces", "stress")
+    report = compare(
+        schemes_store,
+        settings,
+        out,
+        reference=reference_store,
+        with_diversity=False,
+        client_options={"workers": 2},
+    )
+    cached = sorted((out / "cells").glob("*.json"))
+    assert len(cached) == 3  # one potential per scheme, not one per target
+    with Store.open(reference_store) as store:
+        frames = store.atoms(label_set="emt")
+    curves = report["curves"]
+    for path in cached:
+        scheme = json.loads(path.read_text())["cell"]["scheme"]
+        model = path.with_suffix("") / "model.model"
+        calc = MACECalculator(model_paths=str(model), device="cpu", default_dtype="float64")
+        errors = {"forces": [], "stress": [], "energy_per_atom": []}
+        for atoms in frames:
+            bare = atoms.copy()
+            bare.calc = calc
+            errors["forces"] += list((bare.get_forces() - atoms.arrays["REF_forces"]).ravel())
+            errors["stress"] += list(
+                (bare.get_stress() - atoms.info["REF_stress"]) * EV_PER_A3_TO_GPA
+            )
+            e = (bare.get_potential_energy() - atoms.info["REF_energy"]) / len(atoms)
+            errors["energy_per_atom"].append(e)
+        for target, err in errors.items():
+            row = next(
+                c
+                for c in curves
+                if c["scheme"] == scheme and c["target"] == target and c["test_set"] == REFERENCE
+            )
+            assert row["mae_mean"] == pytest.approx(np.abs(err).mean(), rel=1e-6)
+    forces = next(c for c in curves if c["target"] == "forces" and c["test_set"] == REFERENCE)
+    assert forces["n_test"] == 10 * 4 * 3  # every force component of the reference

@@ -81,7 +81,11 @@ def statuses(summary: dict) -> dict[str, str]:
 def test_bundled_recipes_validate():
     quick, text = load_recipe("quickstart")
     assert text.startswith("#")
-    assert [s.name for s in quick.sets] == ["random", "phonon", "aimd"]
+    assert [s.name for s in quick.sets] == ["random", "phonon", "aimd", "mlip-md"]
+    assert quick.sets[3].params["mlip"] == "active"
+    assert quick.active.seed_set.n == 10 and quick.active.settings().budget == 40
+    steps = [s.name for s in plan_steps(quick, Path("unused"))]
+    assert steps.index("active") < steps.index("sample:mlip-md") < steps.index("label")
     assert [s.name for s in quick.reference] == ["aimd"]
     assert quick.sets[0].params == {"amplitude": "0.1:0.8"}
     # The oracle drives the MD of the aimd sets and the phonon fit unless a set says otherwise.
@@ -179,6 +183,73 @@ def test_bad_compare_and_calculator_clash_are_caught_before_running(cu3au_file):
     recipe["reference"]["params"]["calculator"] = "gpaw"
     with pytest.raises(InputError, match=r"label set 'gpaw' with other settings"):
         validate_recipe(recipe)
+
+
+def test_active_learning_sections_are_checked(cu3au_file):
+    recipe = tiny_recipe(cu3au_file)
+    md = {"mlip": "active", "temperature": 300}
+    recipe["sets"].append({"scheme": "mlip-md", "n": 3, "params": md})
+    with pytest.raises(InputError, match=r"sets\.2\.params\.mlip: 'active' names the committee"):
+        validate_recipe(recipe)
+    recipe["active"] = {
+        "seed_set": {"scheme": "random", "n": 4, "params": {"amplitude": "0.05:0.1"}},
+        "loop": {"budget": 0},
+    }
+    with pytest.raises(InputError, match=r"active\.loop: --budget must be at least 1"):
+        validate_recipe(recipe)
+    recipe["active"]["loop"] = {"colour": "red"}
+    with pytest.raises(InputError, match=r"active\.loop: .*colour"):
+        validate_recipe(recipe)
+    recipe["active"]["loop"] = {"budget": 4}
+    recipe["active"]["seed_set"]["params"] = {"amplitude": "big"}
+    with pytest.raises(InputError, match=r"active\.seed_set\.params: random sampler"):
+        validate_recipe(recipe)
+
+
+@pytest.mark.slow
+def test_active_step_gathers_its_set_with_labels_and_drives_mlip_md(tmp_path, cu3au_file):
+    """A campaign with active learning: the loop's frames join sets.zarr as scheme active with
+    the labels it paid for, and the mlip-md set runs on the committee it trained last."""
+    out = tmp_path / "campaign"
+    recipe = tiny_recipe(cu3au_file)
+    recipe["diversity"]["enabled"] = False
+    recipe["sets"].append(
+        {
+            "scheme": "mlip-md",
+            "n": 3,
+            "params": {"mlip": "active", "temperature": 300, "stride": 2, "equilibration": 2},
+        }
+    )
+    tiny = {"channels": 4, "interactions": 1, "correlation": 1, "r_max": 3.5, "epochs": 2}
+    recipe["active"] = {
+        "seed_set": {"scheme": "random", "n": 4, "seed": 5, "params": {"amplitude": "0.05:0.1"}},
+        "loop": {
+            "budget": 4,
+            "batch": 2,
+            "probe": 2,
+            "committee": 2,
+            "md_frames": 3,
+            "stride": 2,
+            "equilibration": 2,
+            "starts": 1,
+            "mace": {**tiny, "batch_size": 2},
+        },
+    }
+    summary = run_recipe(recipe, out, reporter=Reporter())
+    assert statuses(summary)["active"] == "done"
+    state = json.loads((out / "active" / "active.json").read_text())
+    with Store.open(out / "active.zarr") as loop, Store.open(out / "sets.zarr") as sets:
+        n_loop = loop.n_frames
+        assert sets.scheme_counts()["active"] == n_loop >= 6
+        active = np.flatnonzero(sets.categorical("scheme") == "active")
+        labels = sets.labels("emt", active)
+        assert np.array_equal(labels.status, loop.labels("emt").status)
+        assert np.allclose(labels["energy"], loop.labels("emt")["energy"], equal_nan=True)
+        mlip = np.flatnonzero(sets.categorical("scheme") == "mlip-md")
+        driver = sets.provenance(mlip[:1])[0].params["mlip"]
+    assert driver == state["rounds"][-1]["models"]
+    label = next(s for s in summary["steps"] if s["name"] == "label")
+    assert label["result"]["submitted"] == len(mlip) + 9  # the static sets and MLIP-MD only
 
 
 def test_unreadable_recipes(tmp_path):

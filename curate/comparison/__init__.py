@@ -86,7 +86,8 @@ def compare(
         diversity = diversity_report(store, by="scheme", reference=reference, label_set=label_set)
     groups = (diversity or {}).get("groups", {})
     ranked = rankings(summary, settings.targets, grid.schemes, head)
-    largest = max(settings.sizes)
+    smallest_pool = min(len(p) for p in grid.pools.values())
+    largest = max(n for n in settings.sizes if n <= smallest_pool)  # every scheme has it
     report: dict[str, Any] = {
         "store": str(store),
         "label_set": grid.label_set,

@@ -8,6 +8,11 @@ rest is fitted. Every model is tested on its own scheme's test split, on every o
 (scheme, target, size, seed) runs on Dask workers, sharing one copy of the graphs; each cell's
 predictions are cached under the output folder, keyed by everything that decides them, so a
 re-run or an extended grid trains only what is new.
+
+With ``model="mace"`` a cell is a MACE potential (:mod:`curate.comparison.mlip_cells`) scored on
+energy per atom, forces and stress; one potential serves all its targets. A scheme whose pool is
+smaller than a size stops its curve at the largest size it can give (an active-learning set is
+usually smaller than the static sets it is compared with).
 """
 
 from __future__ import annotations
@@ -23,18 +28,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase import Atoms
 
+from curate.comparison.mlip_cells import (
+    DEFAULT_MLIP_TARGETS,
+    MLIP_TARGETS,
+    TRAINED_ON,
+    is_mlip,
+    mace_settings,
+    target_values,
+    train_mlip_cell,
+)
 from curate.errors import InputError
 from curate.evaluation import frame_targets, predict
 from curate.graphs import DEFAULT_CUTOFF, GraphSet, store_graphs
 from curate.labelling import pick_label_set
+from curate.mlip.training import MACESettings
 from curate.models import DEFAULT_MODEL, MODELS
 from curate.store import Store
-from curate.training import TrainConfig, fit
+from curate.training import TrainConfig
+from curate.training import fit as fit_model
 
 CELL_FORMAT = "curate-compare-cell-1"
 COMBINED = "combined"
 REFERENCE = "reference"
+GNN_DEFAULTS = {"lr": 3e-3, "max_epochs": 300, "patience": 50}
+"""Training options of property-model cells when none is given."""
+MACE_DEFAULTS = {"lr": 0.01, "max_epochs": 60, "patience": 15}
+"""Training options of MACE cells when none is given (about 3 min for 40 Ag3SBr frames on one
+CPU thread)."""
+ALL_TARGETS = "*"
+"""The target of a MACE fit: one potential predicts every target."""
 
 Progress = Callable[[int, int], None]
 """progress(cells done, cells in all)."""
@@ -44,7 +68,8 @@ Progress = Callable[[int, int], None]
 class CompareSettings:
     """The grid and how each cell trains (defaults suit learning curves on small subsets)."""
 
-    targets: tuple[str, ...] = ("energy_per_atom",)
+    targets: tuple[str, ...] = ()
+    """Empty: energy per atom for property models; energy, forces and stress for MACE."""
     sizes: tuple[int, ...] = (50, 100, 200, 400)
     seeds: int = 5
     model: str = DEFAULT_MODEL
@@ -53,29 +78,50 @@ class CompareSettings:
     val_fraction: float = 0.2
     hidden: int | None = None
     dropout: float | None = None
-    lr: float = 3e-3
+    lr: float | None = None
+    """None: 3e-3 for property models, 0.01 for MACE."""
     batch_size: int = 8
-    max_epochs: int = 300
-    patience: int = 50
+    max_epochs: int | None = None
+    """None: 300 for property models, 60 for MACE."""
+    patience: int | None = None
+    """None: 50 for property models, 15 for MACE."""
     cutoff: float = DEFAULT_CUTOFF
     split_seed: int = 0
 
     def __post_init__(self) -> None:
         if not self.targets:
-            raise InputError("give at least one --target")
+            default = DEFAULT_MLIP_TARGETS if is_mlip(self.model) else ("energy_per_atom",)
+            object.__setattr__(self, "targets", default)
         if not self.sizes or min(self.sizes) < 3:
             raise InputError(f"training sizes must be at least 3 frames, got {self.sizes}")
         if self.seeds < 1:
             raise InputError(f"--seeds must be at least 1, got {self.seeds}")
-        if self.model not in MODELS:
-            raise InputError(f"unknown model '{self.model}' (models: {', '.join(MODELS)})")
+        if self.model not in MODELS and not is_mlip(self.model):
+            raise InputError(f"unknown model '{self.model}' (models: {', '.join(MODELS)}, mace)")
+        unknown = [t for t in self.targets if is_mlip(self.model) and t not in MLIP_TARGETS]
+        if unknown:
+            raise InputError(
+                f"a MACE potential predicts {', '.join(MLIP_TARGETS)}, not {', '.join(unknown)}; "
+                "use a property model (--model schnet) for other targets"
+            )
         for name in ("test_fraction", "val_fraction"):
             if not 0 < getattr(self, name) < 1:
                 raise InputError(f"{name} must lie between 0 and 1, got {getattr(self, name)}")
         object.__setattr__(self, "sizes", tuple(sorted(set(self.sizes))))
+        for name, value in (MACE_DEFAULTS if self.mlip else GNN_DEFAULTS).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
-    def train_config(self, target: str, seed: int, label_set: str) -> TrainConfig:
-        """The training configuration of one cell."""
+    @property
+    def mlip(self) -> bool:
+        return is_mlip(self.model)
+
+    def train_config(self, target: str, seed: int, label_set: str) -> TrainConfig | MACESettings:
+        """The training configuration of one cell (MACE settings for a potential)."""
+        if self.mlip:
+            return mace_settings(
+                self.hidden, self.max_epochs, self.lr, self.batch_size, self.patience
+            )
         return TrainConfig(
             target=target,
             model=self.model,
@@ -120,6 +166,10 @@ class Plan:
     def test_union(self) -> np.ndarray:
         return np.sort(np.concatenate(list(self.tests.values())))
 
+    def sizes(self, scheme: str, sizes: tuple[int, ...]) -> list[int]:
+        """The training sizes the scheme's pool can give."""
+        return [n for n in sizes if n <= len(self.pools[scheme])]
+
     def subset(self, cell: Cell, val_fraction: float) -> dict[str, np.ndarray]:
         """Train and validation frames of a cell (nested in size for one seed)."""
         pool = np.random.default_rng([cell.seed, 1]).permutation(self.pools[cell.scheme])
@@ -130,14 +180,28 @@ class Plan:
         return {"train": train, "val": np.sort(val), "test": self.tests[cell.scheme]}
 
 
-def plan(store: Store, settings: CompareSettings) -> Plan:
-    """Label set, targets and each scheme's test split and pool; sizes the pools cannot give
-    are refused with one line."""
-    label_set = pick_label_set(store, settings.label_set)
+def grid_targets(settings: CompareSettings) -> tuple[str, ...]:
+    """Targets the plan loads: the asked ones, and for MACE what it trains on too."""
+    extra = TRAINED_ON if settings.mlip else ()
+    return tuple(dict.fromkeys((*settings.targets, *extra)))
+
+
+def load_targets(
+    store: Store, targets: tuple[str, ...], label_set: str, mlip: bool
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-frame truths of each target and the frames that have every one."""
     values, usable = {}, np.ones(store.n_frames, dtype=bool)
-    for target in settings.targets:
-        values[target], ok = frame_targets(store, target, label_set)
+    for target in targets:
+        values[target], ok = (target_values if mlip else frame_targets)(store, target, label_set)
         usable &= ok
+    return values, usable
+
+
+def plan(store: Store, settings: CompareSettings) -> Plan:
+    """Label set, targets and each scheme's test split and pool; a smallest size some pool
+    cannot give is refused with one line."""
+    label_set = pick_label_set(store, settings.label_set)
+    values, usable = load_targets(store, grid_targets(settings), label_set, settings.mlip)
     schemes = store.categorical("scheme")
     tests, pools, dropped = {}, {}, {}
     for k, scheme in enumerate(sorted(set(schemes.tolist()))):
@@ -153,18 +217,21 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
         raise InputError(
             f"no frame of {store.path} has ok labels for {', '.join(settings.targets)}"
         )
-    short = {s: len(p) for s, p in pools.items() if len(p) < max(settings.sizes)}
+    short = {s: len(p) for s, p in pools.items() if len(p) < min(settings.sizes)}
     if short:
         have = ", ".join(f"{s} {n}" for s, n in sorted(short.items()))
         raise InputError(
-            f"training size {max(settings.sizes)} is larger than the frames left for training "
+            f"training size {min(settings.sizes)} is larger than the frames left for training "
             f"after the test split ({have}); lower --sizes or label more frames"
         )
     return Plan(label_set, values, tests, pools, dropped)
 
 
 def cell_key(
-    cell: Cell, config: TrainConfig, uids: dict[str, np.ndarray], truth: np.ndarray
+    cell: Cell,
+    config: TrainConfig | MACESettings,
+    uids: dict[str, np.ndarray],
+    truths: list[np.ndarray],
 ) -> str:
     """Hash of everything that decides a cell's predictions: its settings, the content uids of
     its train/val/test-union/reference frames and the labels it trains on."""
@@ -175,7 +242,8 @@ def cell_key(
     for name in sorted(uids):
         h.update(name.encode())
         h.update(np.ascontiguousarray(uids[name], dtype=np.uint64).tobytes())
-    h.update(np.ascontiguousarray(truth, dtype=np.float64).tobytes())
+    for truth in truths:
+        h.update(np.ascontiguousarray(truth, dtype=np.float64).tobytes())
     return h.hexdigest()
 
 
@@ -193,7 +261,7 @@ def train_cell(
 
     apply_worker_threads()
     start = time.perf_counter()
-    result = fit(graphs, values, split, config)
+    result = fit_model(graphs, values, split, config)
     mean, std = result.record["target"]["mean"], result.record["target"]["std"]
     out = {
         "tests": (predict(result.model, graphs, evaluate_on) * std + mean).tolist(),
@@ -210,27 +278,84 @@ def train_cell(
 
 @dataclass
 class Reference:
-    """The common reference set: its graphs and per-target truths (NaN where unusable)."""
+    """The common reference set: per-target truths (NaN where unusable), and its graphs for
+    property models or its frames for potentials."""
 
     path: Path
     label_set: str
-    graphs: GraphSet
     values: dict[str, np.ndarray]
     uids: np.ndarray
+    graphs: GraphSet | None = None
+    frames: list[Atoms] | None = None
 
 
 def load_reference(path: Path, settings: CompareSettings, label_set: str) -> Reference:
-    """Graphs and targets of the reference store, from the label set named like the compared
-    store's when it has one."""
+    """Targets and graphs (or frames) of the reference store, from the label set named like the
+    compared store's when it has one."""
     with Store.open(path) as store:
         name = label_set if label_set in store.label_sets() else pick_label_set(store, None)
         values = {}
         for target in settings.targets:
-            v, ok = frame_targets(store, target, name)
-            values[target] = np.where(ok, v, np.nan)
+            v, ok = load_targets(store, (target,), name, settings.mlip)
+            values[target] = np.where(
+                ok.reshape(-1, *[1] * (v[target].ndim - 1)), v[target], np.nan
+            )
         if not any(np.isfinite(v).any() for v in values.values()):
             raise InputError(f"reference {path} has no ok labels for {', '.join(settings.targets)}")
-        return Reference(path, name, store_graphs(store, settings.cutoff), values, store.uids())
+        if settings.mlip:
+            return Reference(path, name, values, store.uids(), frames=store.atoms())
+        return Reference(
+            path, name, values, store.uids(), graphs=store_graphs(store, settings.cutoff)
+        )
+
+
+@dataclass
+class Fit:
+    """One model to train: the grid cells it answers, its cache key, frames and settings."""
+
+    cells: list[Cell]
+    key: str
+    split: dict[str, np.ndarray]
+    config: TrainConfig | MACESettings
+
+
+def plan_fits(
+    grid: Plan, settings: CompareSettings, uids: np.ndarray, shared_uids: dict[str, np.ndarray]
+) -> list[Fit]:
+    """Every model of the grid (one per cell; one per scheme, size and seed for MACE, which
+    predicts every target at once)."""
+    fits = []
+    for target in [ALL_TARGETS] if settings.mlip else settings.targets:
+        for scheme in grid.schemes:
+            for size in grid.sizes(scheme, settings.sizes):
+                for seed in range(settings.seeds):
+                    cell = Cell(scheme, target, size, seed)
+                    split = grid.subset(cell, settings.val_fraction)
+                    config = settings.train_config(target, seed, grid.label_set)
+                    fitted = np.concatenate([split["train"], split["val"]])
+                    cell_uids = {
+                        **shared_uids,
+                        "train": uids[split["train"]],
+                        "val": uids[split["val"]],
+                    }
+                    decided_by = TRAINED_ON if settings.mlip else (target,)
+                    truths = [grid.values[t][fitted] for t in decided_by]
+                    key = cell_key(cell, config, cell_uids, truths)
+                    cells = (
+                        [Cell(scheme, t, size, seed) for t in settings.targets]
+                        if settings.mlip
+                        else [cell]
+                    )
+                    fits.append(Fit(cells, key, split, config))
+    return fits
+
+
+def by_cell(fit: Fit, outcome: dict[str, Any]) -> dict[Cell, dict[str, Any]]:
+    """A fit's outcome as each of its cells sees it (a potential's targets taken apart)."""
+    if "targets" not in outcome:
+        return {fit.cells[0]: outcome}
+    common = {k: v for k, v in outcome.items() if k not in ("targets", "cell")}
+    return {cell: {**common, **outcome["targets"][cell.target]} for cell in fit.cells}
 
 
 def run_grid(
@@ -242,93 +367,129 @@ def run_grid(
     progress: Progress | None = None,
 ) -> tuple[Plan, dict[Cell, dict[str, Any]]]:
     """Train (or read from the cache) every cell; their predictions by cell."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
     with Store.open(store_path) as store:
         grid = plan(store, settings)
         uids = store.uids()
-        graphs = store_graphs(store, settings.cutoff)
-    cells = [
-        Cell(scheme, target, size, seed)
-        for target in settings.targets
-        for scheme in grid.schemes
-        for size in settings.sizes
-        for seed in range(settings.seeds)
-    ]
-    evaluate_on = grid.test_union
-    shared_uids = {"tests": uids[evaluate_on]}
-    if reference is not None:
-        shared_uids["reference"] = reference.uids
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    results: dict[Cell, dict[str, Any]] = {}
-    todo: dict[Cell, tuple[str, dict[str, np.ndarray], TrainConfig]] = {}
-    for cell in cells:
-        split = grid.subset(cell, settings.val_fraction)
-        config = settings.train_config(cell.target, cell.seed, grid.label_set)
-        fitted = np.concatenate([split["train"], split["val"]])
-        cell_uids = {**shared_uids, "train": uids[split["train"]], "val": uids[split["val"]]}
-        key = cell_key(cell, config, cell_uids, grid.values[cell.target][fitted])
-        cached = cache_dir / f"{key}.json"
-        if cached.exists():
-            results[cell] = json.loads(cached.read_text())
-        else:
-            todo[cell] = (key, split, config)
+        evaluate_on = grid.test_union
+        shared_uids = {"tests": uids[evaluate_on]}
+        if reference is not None:
+            shared_uids["reference"] = reference.uids
+        fits = plan_fits(grid, settings, uids, shared_uids)
+        results: dict[Cell, dict[str, Any]] = {}
+        todo = []
+        for fit in fits:
+            cached = cache_dir / f"{fit.key}.json"
+            if cached.exists():
+                results |= by_cell(fit, json.loads(cached.read_text()))
+            else:
+                todo.append(fit)
+        if settings.mlip:
+            for fit in todo:
+                write_fit_data(store, cache_dir / fit.key, fit.split, grid.label_set)
+            inputs = {"frames": store.atoms(evaluate_on), "reference": reference}
+        elif todo:
+            inputs = {"graphs": store_graphs(store, settings.cutoff), "reference": reference}
+    n_cells = sum(len(f.cells) for f in fits)
     if progress is not None:
-        progress(len(results), len(cells))
+        progress(len(results), n_cells)
     if todo:
-        _train_cells(
-            graphs,
+        _train_fits(
             grid,
             todo,
             evaluate_on,
-            reference,
+            inputs,
             cache_dir,
             results,
             client_options,
-            lambda: progress(len(results), len(cells)) if progress else None,
+            lambda: progress(len(results), n_cells) if progress else None,
         )
     return grid, results
 
 
-def _train_cells(
-    graphs: GraphSet,
+def write_fit_data(store: Store, folder: Path, split: dict[str, np.ndarray], label_set: str):
+    """A MACE fit's training and validation frames as extxyz with ``REF_*`` labels."""
+    from curate.store.extxyz import export_extxyz
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "val"):
+        path = folder / ("valid.xyz" if name == "val" else "train.xyz")
+        export_extxyz(store, path, label_set, indices=split[name])
+
+
+def _submit(client, fit: Fit, grid: Plan, shared: dict[str, Any], cache_dir: Path, evaluate_on):
+    """One fit as a Dask task on the scattered inputs."""
+    if isinstance(fit.config, MACESettings):
+        return client.submit(
+            train_mlip_cell,
+            str(cache_dir / fit.key),
+            fit.config,
+            fit.cells[0].seed,
+            len(fit.split["train"]),
+            shared["frames"],
+            shared["reference"],
+            pure=False,
+        )
+    return client.submit(
+        train_cell,
+        shared["graphs"],
+        shared["values"][fit.cells[0].target],
+        fit.split,
+        fit.config,
+        evaluate_on,
+        shared["reference"],
+        pure=False,
+    )
+
+
+def _train_fits(
     grid: Plan,
-    todo: dict[Cell, tuple[str, dict[str, np.ndarray], TrainConfig]],
+    todo: list[Fit],
     evaluate_on: np.ndarray,
-    reference: Reference | None,
+    inputs: dict[str, Any],
     cache_dir: Path,
     results: dict[Cell, dict[str, Any]],
     client_options: dict[str, Any] | None,
     tick: Callable[[], None],
 ) -> None:
-    """Fan the cells out on Dask; write each result to the cache as it arrives."""
+    """Fan the fits out on Dask; write each result to the cache as it arrives."""
     from distributed import as_completed
 
     from curate.cluster import dask_client
 
+    reference = inputs["reference"]
     with dask_client(**(client_options or {})) as client:
-        shared_graphs, shared_reference = client.scatter(
-            [graphs, reference.graphs if reference else None], broadcast=True
-        )
-        values = {t: client.scatter(v, broadcast=True) for t, v in grid.values.items()}
-        futures = {
-            client.submit(
-                train_cell,
-                shared_graphs,
-                values[cell.target],
-                split,
-                config,
-                evaluate_on,
-                shared_reference,
-                pure=False,
-            ): (cell, key)
-            for cell, (key, split, config) in todo.items()
-        }
+        if "graphs" in inputs:
+            shared = dict(
+                zip(
+                    ("graphs", "reference"),
+                    client.scatter(
+                        [inputs["graphs"], reference.graphs if reference else None], broadcast=True
+                    ),
+                    strict=True,
+                )
+            )
+            shared["values"] = {
+                t: client.scatter(v, broadcast=True) for t, v in grid.values.items()
+            }
+        else:
+            shared = dict(
+                zip(
+                    ("frames", "reference"),
+                    client.scatter(
+                        [inputs["frames"], reference.frames if reference else None], broadcast=True
+                    ),
+                    strict=True,
+                )
+            )
+        futures = {_submit(client, fit, grid, shared, cache_dir, evaluate_on): fit for fit in todo}
         for future in as_completed(futures):
-            cell, key = futures[future]
+            fit = futures[future]
             outcome = future.result()
-            outcome["cell"] = dataclasses.asdict(cell)
-            tmp = cache_dir / f".{key}.{os.getpid()}.partial"
+            outcome["cell"] = dataclasses.asdict(fit.cells[0])
+            tmp = cache_dir / f".{fit.key}.{os.getpid()}.partial"
             tmp.write_text(json.dumps(outcome))
-            os.replace(tmp, cache_dir / f"{key}.json")
-            results[cell] = outcome
+            os.replace(tmp, cache_dir / f"{fit.key}.json")
+            results |= by_cell(fit, outcome)
             future.release()
             tick()

@@ -12,12 +12,16 @@ from typing import Any
 import numpy as np
 
 from curate.comparison.grid import COMBINED, Cell
+from curate.comparison.mlip_cells import MLIP_TARGETS
 from curate.comparison.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_metrics
 from curate.evaluation import draw_parity
-from curate.labels import UNITS
+from curate.labels import UNITS as LABEL_UNITS
 
 OWN = "own"
 """Each scheme's own test split, in figures and tables."""
+
+UNITS = {**LABEL_UNITS, **MLIP_TARGETS}
+"""Units of the compared targets (stress tensors are reported in GPa)."""
 
 
 def _pyplot():
@@ -191,13 +195,15 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
                 r["curve_area_mae"],
                 r["size_to_goal"],
                 r["calls_to_goal"],
+                r["mae_at_budget"],
             ]
             for scheme, r in ranked["schemes"].items()
         ]
         parts.append(
             f"<p>On the {html.escape(ranked['test_set'])} test set; goal MAE "
             f"{_fmt(ranked['goal_mae'])} {html.escape(unit)} (the final error of the scheme that "
-            "ends worst).</p>"
+            f"ends worst); MAE at equal budget: at {_fmt(ranked['budget_calls'])} oracle calls, "
+            "the most every scheme's curve reaches (— where a curve starts above it).</p>"
         )
         parts.append(
             _table(
@@ -211,6 +217,7 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
                     "curve area (MAE)",
                     "frames to goal",
                     "oracle calls to goal",
+                    "MAE at equal budget",
                 ],
                 rows,
             )

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from curate.comparison.grid import COMBINED, REFERENCE, Cell, Plan, Reference
+from curate.comparison.mlip_cells import as_rows
 from curate.costs import SchemeCost
 from curate.evaluation import regression_metrics
 
@@ -79,15 +80,19 @@ def on_test_set(
     grid: Plan, reference: Reference | None, target: str, outcome: dict[str, Any], name: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Truths and a cell's predictions on one test set (a scheme's split, the union, or the
-    reference set), frames without a value left out."""
+    reference set), frames without a value left out; vector targets (forces, stress) as their
+    components."""
     if name == REFERENCE:
-        truth, pred = reference.values[target], np.asarray(outcome["reference"])
+        truth = reference.values[target]
+        pred = as_rows(outcome["reference"], truth.shape[-1])
     else:
         union = grid.test_union
         idx = (
             np.arange(len(union)) if name == COMBINED else np.searchsorted(union, grid.tests[name])
         )
-        truth, pred = grid.values[target][union][idx], np.asarray(outcome["tests"])[idx]
+        truth = grid.values[target][union][idx]
+        pred = as_rows(outcome["tests"], truth.shape[-1])[idx]
+    truth, pred = truth.ravel(), pred.ravel()
     ok = np.isfinite(truth)
     return truth[ok], pred[ok]
 
@@ -156,12 +161,23 @@ def needed_to_reach(points: list[dict[str, Any]], goal: float, axis: str) -> flo
     return None
 
 
+def error_at_cost(points: list[dict[str, Any]], calls: float) -> float | None:
+    """Mean MAE of a curve at ``calls`` oracle calls, interpolated in log–log between sizes;
+    None outside the calls the curve spans."""
+    xs = np.array([p["cost_calls"] for p in points], dtype=float)
+    ys = np.array([p["mae_mean"] for p in points], dtype=float)
+    if not len(xs) or not xs[0] <= calls <= xs[-1] or not (ys > 0).all():
+        return None
+    return float(np.exp(np.interp(np.log(calls), np.log(xs), np.log(ys))))
+
+
 def rankings(
     summary: list[dict[str, Any]], targets: Iterable[str], schemes: list[str], test_set: str
 ) -> dict[str, dict[str, Any]]:
-    """Per target: each scheme's error at its largest size, curve area, and the size and cost
+    """Per target: each scheme's error at its largest size, curve area, the size and cost
     needed to reach the common goal (the final MAE of the scheme that ends worst, so every
-    scheme's number is defined)."""
+    scheme's number is defined), and the error at a common labelling budget (the largest number
+    of oracle calls every scheme's curve reaches)."""
     out = {}
     for target in targets:
         curves = {s: curve(summary, target, s, test_set) for s in schemes}
@@ -169,9 +185,11 @@ def rankings(
         if not curves:
             continue
         goal = max(min(p["mae_mean"] for p in c) for c in curves.values())
+        budget = min(c[-1]["cost_calls"] for c in curves.values())
         out[target] = {
             "test_set": test_set,
             "goal_mae": goal,
+            "budget_calls": budget,
             "schemes": {
                 s: {
                     "final_size": c[-1]["size"],
@@ -182,6 +200,7 @@ def rankings(
                     "curve_area_mae": curve_area(c),
                     "size_to_goal": needed_to_reach(c, goal, "size"),
                     "calls_to_goal": needed_to_reach(c, goal, "cost_calls"),
+                    "mae_at_budget": error_at_cost(c, budget),
                 }
                 for s, c in curves.items()
             },

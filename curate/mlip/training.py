@@ -49,6 +49,8 @@ class MACESettings:
     energy_weight: float = 1.0
     forces_weight: float = 100.0
     valid_fraction: float = 0.1
+    patience: int | None = None
+    """Stop after this many epochs without a lower validation loss (None: MACE's default)."""
     dtype: str = "float64"
     device: str = "auto"
     extra_args: list[str] = field(default_factory=list)
@@ -61,6 +63,7 @@ class MACESettings:
             "correlation": self.correlation,
             "epochs": self.epochs,
             "batch size": self.batch_size,
+            "patience": 1 if self.patience is None else self.patience,
         }
         for name, value in positive.items():
             if value < 1:
@@ -182,7 +185,8 @@ def mace_arguments(
     settings: MACESettings,
     name: str,
     seed: int,
-    data: TrainingData,
+    train_file: Path,
+    valid_file: Path,
     folder: Path,
     device: str,
     n_train: int,
@@ -193,8 +197,8 @@ def mace_arguments(
     args = {
         "name": name,
         "seed": seed,
-        "train_file": data.train_file,
-        "valid_file": data.valid_file,
+        "train_file": train_file,
+        "valid_file": valid_file,
         "energy_key": "REF_energy",
         "forces_key": "REF_forces",
         "stress_key": "REF_stress",
@@ -220,6 +224,8 @@ def mace_arguments(
         "results_dir": folder / "results",
         "checkpoints_dir": folder / "checkpoints",
     }
+    if s.patience is not None:
+        args["patience"] = s.patience
     return [part for key, value in args.items() for part in (f"--{key}", str(value))] + list(
         s.extra_args
     )
@@ -350,7 +356,14 @@ def train_committee(
     jobs = [
         (
             mace_arguments(
-                settings, name, s, data, work / "runs" / name, device, len(data.train_frames)
+                settings,
+                name,
+                s,
+                data.train_file,
+                data.valid_file,
+                work / "runs" / name,
+                device,
+                len(data.train_frames),
             ),
             work / "runs" / name,
         )

@@ -65,20 +65,25 @@ def _comment(
 
 
 def export_extxyz(
-    store: Store, path: str | Path, label_set: str | None = None, labelled_only: bool = True
+    store: Store,
+    path: str | Path,
+    label_set: str | None = None,
+    labelled_only: bool = True,
+    indices: np.ndarray | None = None,
 ) -> int:
-    """Write frames (with the ``ok`` labels of ``label_set``) to extended XYZ; returns the count.
+    """Write frames (``indices``, default all, with the ``ok`` labels of ``label_set``) to
+    extended XYZ; returns the count.
 
     With a label set and ``labelled_only``, frames not labelled ``ok`` are left out. The file
     appears complete or not at all.
     """
-    indices = np.arange(store.n_frames)
+    indices = np.arange(store.n_frames) if indices is None else np.asarray(indices, dtype=int)
     extra: dict[str, str] = {}
     labels = None
     if label_set is not None:
         labels = store.labels(label_set)
         if labelled_only:
-            indices = np.flatnonzero(labels.status == Status.OK)
+            indices = indices[labels.status[indices] == Status.OK]
         extra = {
             "curate_label_set": label_set,
             "curate_calculator": str(store.label_set_info(label_set)["calculator"]),

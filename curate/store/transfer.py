@@ -1,0 +1,60 @@
+"""Copy frames from one store into another together with the labels already paid for, so that
+a label is never computed twice when sets are gathered into one store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from curate.labels import PER_ATOM, LabelResult, Status
+from curate.provenance import Provenance
+from curate.store.zarr_store import Store
+
+
+def copy_frames(
+    source: Store,
+    dest: Store,
+    label_set: str,
+    retag: Callable[[Provenance], Provenance] | None = None,
+) -> dict[str, int]:
+    """Append every frame of ``source`` to ``dest`` (provenance passed through ``retag``) and
+    write the source's results of ``label_set`` (ok or failed) where ``dest`` has none yet.
+    Frames ``dest`` already holds are not added twice; a re-run after an interruption finishes
+    the labels. Counts of frames added and labels copied."""
+    provenance = source.provenance()
+    if retag is not None:
+        provenance = [retag(p) for p in provenance]
+    added = dest.append(source.atoms(), provenance)
+    info = source.label_set_info(label_set)
+    if label_set not in dest.label_sets():
+        meta = {k: v for k, v in info.items() if k not in ("calculator", "properties")}
+        dest.create_label_set(label_set, info["calculator"], info["properties"], **meta)
+    where = {int(uid): i for i, uid in enumerate(dest.uids())}
+    target = np.array([where[int(uid)] for uid in source.uids()])
+    labels = source.labels(label_set)
+    pending = dest.labels(label_set, target).status == Status.PENDING
+    results = [
+        _result(labels, i, int(target[i]))
+        for i in np.flatnonzero(pending & (labels.status != Status.PENDING))
+    ]
+    dest.write_labels(label_set, results)
+    return {"added": len(added.indices), "labels": len(results)}
+
+
+def _result(labels, i: int, frame: int) -> LabelResult:
+    """Frame ``i`` of ``labels`` as the result of labelling store frame ``frame``."""
+    values = {}
+    for prop, array in labels.values.items():
+        value = array[labels.atom_ptr[i] : labels.atom_ptr[i + 1]] if prop in PER_ATOM else array[i]
+        if not np.isnan(value).any():
+            values[prop] = value
+    return LabelResult(
+        frame=frame,
+        status=Status(labels.status[i]),
+        values=values,
+        error=str(labels.error[i]),
+        wall_s=float(labels.wall_s[i]),
+        cpu_s=float(labels.cpu_s[i]),
+        host=str(labels.host[i]),
+    )
