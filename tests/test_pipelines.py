@@ -246,7 +246,7 @@ def test_active_step_gathers_its_set_with_labels_and_drives_mlip_md(tmp_path, cu
         assert np.array_equal(labels.status, loop.labels("emt").status)
         assert np.allclose(labels["energy"], loop.labels("emt")["energy"], equal_nan=True)
         mlip = np.flatnonzero(sets.categorical("scheme") == "mlip-md")
-        driver = sets.provenance(mlip[:1])[0].params["mlip"]
+        driver = sets.provenance(mlip[:1])[0].params["committee"]
     assert driver == state["rounds"][-1]["models"]
     label = next(s for s in summary["steps"] if s["name"] == "label")
     assert label["result"]["submitted"] == len(mlip) + 9  # the static sets and MLIP-MD only
