@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import io
 import sys
 import warnings
 from typing import Any
@@ -103,7 +104,11 @@ def _build(spec: CalculatorSpec) -> Calculator:
 
             return EMT(**kwargs)
         case "mace":
-            from mace.calculators import MACECalculator
+            # mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, which torch then warns about on every
+            # load, and prints a note about an optional GPU library on first import.
+            warnings.filterwarnings("ignore", "Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY")
+            with contextlib.redirect_stdout(io.StringIO()):
+                from mace.calculators import MACECalculator
 
             kwargs.setdefault("default_dtype", "float64")
             kwargs.setdefault("device", torch_device())

@@ -384,7 +384,7 @@ def run_grid(
                 results |= by_cell(fit, json.loads(cached.read_text()))
             else:
                 todo.append(fit)
-        if settings.mlip:
+        if todo and settings.mlip:
             for fit in todo:
                 write_fit_data(store, cache_dir / fit.key, fit.split, grid.label_set)
             inputs = {"frames": store.atoms(evaluate_on), "reference": reference}
