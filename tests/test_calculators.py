@@ -6,6 +6,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import torch
 from ase.build import bulk
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
@@ -113,3 +114,26 @@ def test_missing_backend_names_the_extra():
 def test_a_constructor_that_refuses_its_arguments_is_an_input_error():
     with pytest.raises(InputError, match=r"cannot build 'ase:ase\.calculators\.mixing\."):
         build_calculator(parse_spec("ase:ase.calculators.mixing.SumCalculator", {"x": 1}))
+
+
+def test_chgnet_first_order_gradients_give_chgnets_own_results():
+    """The labelling calculator takes forces and stress to first order only; CHGNet's own
+    calculator builds a differentiable graph of them. Same energy, forces and stress up to
+    float32 summation order."""
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    from curate.calculators.chgnet import InferenceCHGNet
+
+    model = CHGNet.load(verbose=False)
+    frames = [ag3sbr() for _ in range(2)]
+    frames[1].rattle(0.1, seed=4)
+    assert isinstance(build_calculator(parse_spec("chgnet")), InferenceCHGNet)
+    for atoms in frames:
+        ours, theirs = atoms.copy(), atoms.copy()
+        ours.calc = InferenceCHGNet(model=model, use_device="cpu")
+        theirs.calc = CHGNetCalculator(model=model, use_device="cpu")
+        assert ours.get_potential_energy() == pytest.approx(theirs.get_potential_energy(), 1e-7)
+        assert np.allclose(ours.get_forces(), theirs.get_forces(), atol=1e-3, rtol=0)
+        assert np.allclose(ours.get_stress(), theirs.get_stress(), atol=1e-5, rtol=0)
+        assert torch.autograd.grad.__name__ == "grad"  # put back after every call

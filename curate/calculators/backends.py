@@ -89,7 +89,8 @@ def _build(spec: CalculatorSpec) -> Calculator:
     match spec.kind:
         case "chgnet":
             from chgnet.model import CHGNet
-            from chgnet.model.dynamics import CHGNetCalculator
+
+            from curate.calculators.chgnet import InferenceCHGNet
 
             # CHGNet 0.4 warns on every prediction about a tensor it builds from its own volumes.
             warnings.filterwarnings("ignore", "Converting a tensor with requires_grad")
@@ -98,7 +99,7 @@ def _build(spec: CalculatorSpec) -> Calculator:
             warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian is supported")
 
             model = CHGNet.load(verbose=False)
-            return CHGNetCalculator(model=model, use_device=torch_device(), **kwargs)
+            return InferenceCHGNet(model=model, use_device=torch_device(), **kwargs)
         case "emt":
             from ase.calculators.emt import EMT
 
