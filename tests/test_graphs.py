@@ -84,6 +84,42 @@ def test_neighbours_match_brute_force(case):
         assert expected and all(i == j for i, j, _ in expected)
 
 
+def test_many_frames_at_once_match_one_by_one_and_vesin(monkeypatch):
+    import curate.graphs.neighbors as neighbors
+
+    frames = [CASES[case]() for case in CASES]
+    frames.insert(3, rattled(build_system("Ag3SBr")[0].repeat((3, 2, 2)), 0.2, 5))  # 480 atoms
+    positions = np.concatenate([a.positions for a in frames])
+    ptr = np.cumsum([0] + [len(a) for a in frames])
+    cells, pbc = np.array([a.cell.array for a in frames]), np.array([a.pbc for a in frames])
+    finder = NeighborFinder(CUTOFF)
+    together = finder.frames(positions, cells, pbc, ptr)  # the large frame through vesin
+    assert len(frames[3]) > neighbors.SMALL
+    monkeypatch.setattr(neighbors, "SMALL", 0)  # every frame through vesin's cell lists
+    by_vesin = finder.frames(positions, cells, pbc, ptr)
+    alone = [finder(a.positions, a.cell.array, a.pbc) for a in frames]
+    assert together[4].tolist() == by_vesin[4].tolist() == [len(f[0]) for f in alone]
+    for k in range(3):
+        assert np.array_equal(together[k], by_vesin[k])
+        assert np.array_equal(together[k], np.concatenate([f[k] for f in alone]))
+    assert np.allclose(together[3], by_vesin[3], atol=1e-12)
+
+
+def test_more_pairs_than_an_even_density_gives():
+    cluster = Atoms("Cu8", positions=np.random.default_rng(0).uniform(0, 4, (8, 3)))
+    cluster.set_cell([20, 20, 20])
+    cluster.pbc = True  # mostly vacuum: the first guess at the number of pairs is far too small
+    frames = [cluster] * 60
+    finder = NeighborFinder(CUTOFF)
+    alone = finder(cluster.positions, cluster.cell.array, cluster.pbc)
+    ptr = np.arange(61) * 8
+    cells, pbc = np.array([a.cell.array for a in frames]), np.array([a.pbc for a in frames])
+    together = finder.frames(np.concatenate([a.positions for a in frames]), cells, pbc, ptr)
+    assert together[4].tolist() == [len(alone[0])] * 60 and len(alone[0]) == 56
+    for k in range(4):
+        assert np.array_equal(together[k], np.concatenate([alone[k]] * 60))
+
+
 def test_singular_periodic_cell_is_refused():
     atoms = Atoms("Cu2", positions=[[0, 0, 0], [1, 1, 1]], cell=[3, 3, 0], pbc=True)
     with pytest.raises(InputError, match="singular cell"):
@@ -138,6 +174,26 @@ def test_pairs_join_each_edge_with_its_reverse():
         a, b = np.flatnonzero(pair == p)
         assert (src[a], dst[a]) == (dst[b], src[b])
         assert batch.distance[a] == batch.distance[b] == batch.pair_distance[p]
+
+
+def test_pair_values_come_from_the_sets_table(monkeypatch):
+    import curate.graphs.graphset as graphset
+
+    graphs = GraphSet.from_atoms([rattled(build_system("Ag3SBr")[0], 0.2, 0), triclinic()])
+    batch = graphs.batch([1, 0])
+    calls = []
+
+    def square(d):
+        calls.append(len(d))
+        return torch.stack([d, d * d], 1)
+
+    expected = square(batch.pair_distance)
+    assert torch.equal(batch.pair_values("square", square), expected)
+    assert torch.equal(graphs.batch([1, 0]).pair_values("square", square), expected)
+    assert calls[1:] == [1, int(graphs.pair_ptr[-1])]  # a probe, then one table for the set
+    monkeypatch.setattr(graphset, "TABLE_BYTES", 0)
+    assert torch.equal(graphs.batch([1, 0]).pair_values("big", square), expected)
+    assert graphs.pair_table("big", square) is None
 
 
 def test_adjacency_sums_the_images_of_each_pair():

@@ -10,10 +10,12 @@ so that models can compute distance functions once per pair instead of once per 
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 
+import numba
 import numpy as np
 import torch
 from ase import Atoms
@@ -23,17 +25,48 @@ from curate.graphs.neighbors import NeighborFinder
 from curate.store import FrameArrays
 
 DEFAULT_CUTOFF = 5.5
+TABLE_BYTES = 2**30
+"""Largest per-pair table (:meth:`GraphSet.pair_table`) a set keeps."""
 
 
-def pair_ids(source: np.ndarray, target: np.ndarray, shift: np.ndarray, n: int) -> np.ndarray:
-    """Index (0 … P−1) of the undirected pair {edge, reverse edge} of every edge, with node
-    indices below ``n``; pairs are numbered in order of their smaller (target, source) key."""
-    reach = int(np.abs(shift).max(initial=0))
-    base = 2 * reach + 1
-    weights = np.array([base * base, base, 1])
-    key = (target * n + source) * base**3 + (shift + reach) @ weights
-    reverse = (source * n + target) * base**3 + (reach - shift) @ weights
-    return np.unique(np.minimum(key, reverse), return_inverse=True)[1].reshape(-1)
+@numba.njit(cache=True)
+def pair_ids(
+    centre: np.ndarray, neighbour: np.ndarray, shift: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Index (0 … P−1 within each frame) of the undirected pair {edge, reverse edge} of every
+    edge, for frames of ``counts`` edges each sorted by (centre, neighbour, shift); pairs are
+    numbered in order of their first edge."""
+    pair = np.empty(len(centre), np.int64)
+    start = 0
+    for count in counts:
+        end = start + count
+        n = max(centre[end - 1], neighbour[start:end].max()) + 1 if count else 0
+        block = np.full(n + 1, end)  # first edge of every centre
+        c = 0
+        for e in range(start, end):
+            while c <= centre[e]:
+                block[c] = e
+                c += 1
+        p = 0
+        for e in range(start, end):
+            i, j = centre[e], neighbour[e]
+            s0, s1, s2 = shift[e, 0], shift[e, 1], shift[e, 2]
+            if i < j or (i == j and (s0 < 0 or (s0 == 0 and (s1 < 0 or (s1 == 0 and s2 < 0))))):
+                pair[e] = p
+                p += 1
+                continue
+            r = block[j]  # the reverse edge (j, i, −shift) lies in centre j's block, seen already
+            while r < block[j + 1] and (
+                neighbour[r] != i or shift[r, 0] != -s0 or shift[r, 1] != -s1 or shift[r, 2] != -s2
+            ):
+                r += 1
+            if r == block[j + 1]:
+                raise ValueError("an edge without its reverse")
+            pair[e] = pair[r]
+        if 2 * p != count:
+            raise ValueError("an edge without its reverse")
+        start = end
+    return pair
 
 
 def _ranges(ptr: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,6 +90,16 @@ class GraphBatch:
     num_graphs: int
     pair: torch.Tensor  # [E] index of each edge's undirected pair in the batch
     pair_distance: torch.Tensor  # [P]
+    pair_rows: torch.Tensor  # [P] rows of the pairs in ``origin``
+    origin: GraphSet | None = None  # the set the batch was gathered from
+
+    def pair_values(
+        self, key: Hashable, fn: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        """``fn(pair_distance)``, taken from the origin set's table (:meth:`GraphSet.pair_table`)
+        when it has one; ``fn`` must depend on the distances alone, ``key`` name it."""
+        table = None if self.origin is None else self.origin.pair_table(key, fn)
+        return fn(self.pair_distance) if table is None else table[self.pair_rows]
 
     def adjacency(self) -> torch.Tensor:
         """Sparse CSR [N, N] matrix with A[i, j] the sum of the distances of all edges j → i
@@ -90,8 +133,33 @@ class GraphSet:
     pair_ptr: torch.Tensor  # [F + 1] int64
     cutoff: float
 
+    def __post_init__(self) -> None:
+        self._tables: dict[Hashable, torch.Tensor | None] = {}
+
     def __len__(self) -> int:
         return len(self.node_ptr) - 1
+
+    @functools.cached_property
+    def pair_edge(self) -> torch.Tensor:
+        """Row of the first edge of every undirected pair, [P]."""
+        n_edges = self.edge_ptr[1:] - self.edge_ptr[:-1]
+        pair = self.pair + torch.repeat_interleave(self.pair_ptr[:-1], n_edges)
+        rows = torch.arange(len(pair), device=self.device)
+        first = torch.full((int(self.pair_ptr[-1]),), len(pair), device=self.device)
+        return first.scatter_reduce_(0, pair, rows, "amin")
+
+    @torch.no_grad()
+    def pair_table(
+        self, key: Hashable, fn: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor | None:
+        """``fn`` of the distances of all pairs, computed once and kept under ``key``; None where
+        it would take more than :data:`TABLE_BYTES`."""
+        if key not in self._tables:
+            probe = fn(self.distance[:1])
+            size = probe.numel() * probe.element_size() * int(self.pair_ptr[-1])
+            fits = size <= TABLE_BYTES
+            self._tables[key] = fn(self.distance[self.pair_edge]) if fits else None
+        return self._tables[key]
 
     @property
     def device(self) -> torch.device:
@@ -111,22 +179,21 @@ class GraphSet:
         idx = torch.as_tensor(frames, dtype=torch.long, device=self.device)
         nodes, n_nodes = _ranges(self.node_ptr, idx)
         edges, n_edges = _ranges(self.edge_ptr, idx)
-        n_pairs = self.pair_ptr[idx + 1] - self.pair_ptr[idx]
+        pairs, n_pairs = _ranges(self.pair_ptr, idx)
         node_offset = torch.repeat_interleave(torch.cumsum(n_nodes, 0) - n_nodes, n_edges)
         pair_offset = torch.repeat_interleave(torch.cumsum(n_pairs, 0) - n_pairs, n_edges)
-        pair = self.pair[edges] + pair_offset
-        distance = self.distance[edges]
-        pair_distance = distance.new_zeros(int(n_pairs.sum())).scatter_(0, pair, distance)
         graph = torch.arange(len(idx), device=self.device)
         return GraphBatch(
             x=self.x[nodes],
             numbers=self.numbers[nodes],
             edge_index=self.edge_index[:, edges] + node_offset,
-            distance=distance,
+            distance=self.distance[edges],
             batch=torch.repeat_interleave(graph, n_nodes),
             num_graphs=len(idx),
-            pair=pair,
-            pair_distance=pair_distance,
+            pair=self.pair[edges] + pair_offset,
+            pair_distance=self.distance[self.pair_edge[pairs]],
+            pair_rows=pairs,
+            origin=self,
         )
 
     def state(self) -> dict[str, torch.Tensor | float]:
@@ -139,35 +206,19 @@ class GraphSet:
 
     @classmethod
     def from_arrays(cls, frames: FrameArrays, cutoff: float = DEFAULT_CUTOFF) -> GraphSet:
-        """Build the graphs of every frame: vesin neighbours, element features, tensors."""
-        find = NeighborFinder(cutoff)
+        """Build the graphs of every frame: neighbours, element features, tensors."""
         ptr = np.asarray(frames.atom_ptr, dtype=np.int64)
-        found = [
-            find(frames.positions[ptr[k] : ptr[k + 1]], frames.cell[k], frames.pbc[k])
-            for k in range(len(frames))
-        ]
-        n_edges = np.array([len(f[0]) for f in found], dtype=np.int64)
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
-        centre, neighbour, shift, distance = (
-            np.concatenate(column) for column in zip(*found, empty, strict=True)
+        centre, neighbour, shift, distance, n_edges = NeighborFinder(cutoff).frames(
+            frames.positions, frames.cell, frames.pbc, ptr
         )
-        # With global node indices frames stay in order, so one sort orders each frame's edges.
-        offset = np.repeat(ptr[:-1], n_edges)
-        source, target = neighbour + offset, centre + offset
-        order = np.lexsort((source, target))
-        source, target, shift, distance = (a[order] for a in (source, target, shift, distance))
-        frame = np.repeat(np.arange(len(frames)), n_edges)
-        pair = pair_ids(source, target, shift.astype(np.int64), max(int(ptr[-1]), 1))
-        pair_frame = np.zeros(pair.max(initial=-1) + 1, dtype=np.int64)
-        pair_frame[pair] = frame  # a pair's two edges lie in one frame; pairs come frame by frame
-        pair_ptr = np.concatenate([[0], np.cumsum(np.bincount(pair_frame, minlength=len(frames)))])
+        pair_ptr = np.concatenate([[0], np.cumsum(n_edges // 2)])  # every edge has its reverse
         return cls(
             numbers=torch.from_numpy(np.asarray(frames.numbers, dtype=np.int64)),
             x=torch.from_numpy(node_features(frames.numbers)),
-            edge_index=torch.from_numpy(np.stack([source - offset, target - offset])),
+            edge_index=torch.from_numpy(np.stack([neighbour, centre])),
             distance=torch.from_numpy(distance.astype(np.float32)),
             shift=torch.from_numpy(shift.astype(np.int16)),
-            pair=torch.from_numpy(pair - pair_ptr[frame]),
+            pair=torch.from_numpy(pair_ids(centre, neighbour, shift, n_edges)),
             node_ptr=torch.from_numpy(ptr),
             edge_ptr=torch.from_numpy(np.concatenate([[0], np.cumsum(n_edges)])),
             pair_ptr=torch.from_numpy(pair_ptr),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
@@ -51,22 +52,90 @@ class Interaction(MessagePassing):
         )
 
     def forward(
-        self,
-        h: torch.Tensor,
-        edge_index: torch.Tensor,
-        rbf: torch.Tensor,
-        envelope: torch.Tensor,
-        pair: torch.Tensor | None = None,
+        self, h: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, envelope: torch.Tensor
     ) -> torch.Tensor:
-        """``rbf`` and ``envelope`` per edge, or per undirected pair with ``pair`` mapping edges to
-        pairs (the filter depends on the distance alone, so each pair's is computed once)."""
+        """``rbf`` and ``envelope`` per edge."""
         weight = self.filter(rbf) * envelope[:, None]
-        if pair is not None:
-            weight = weight[pair]
         return self.update_net(self.propagate(edge_index, x=self.inward(h), weight=weight))
 
     def message(self, x_j: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return x_j * weight
+
+    def pairwise(
+        self,
+        h: torch.Tensor,
+        edge_index: torch.Tensor,
+        centre_ptr: torch.Tensor,
+        pair: torch.Tensor,
+        rbf: torch.Tensor,
+        envelope: torch.Tensor,
+    ) -> torch.Tensor:
+        """The same with ``rbf`` and ``envelope`` per undirected pair, ``pair`` [E] mapping edges
+        to pairs; edges sorted by centre, ``centre_ptr`` [N + 1] delimiting each centre's."""
+        x, filters = self.inward(h), self.filter(rbf)
+        if x.device.type == "cpu":
+            v = PairConvolution.apply(x, filters, envelope, centre_ptr, edge_index[0], pair)
+        else:
+            v = pair_convolution(x, filters, envelope, edge_index, pair)
+        return self.update_net(v)
+
+
+def pair_convolution(
+    x: torch.Tensor,
+    filters: torch.Tensor,
+    envelope: torch.Tensor,
+    edge_index: torch.Tensor,
+    pair: torch.Tensor,
+) -> torch.Tensor:
+    """Σ_j x_j ⊙ (filters ⊙ envelope)[pair_ji] into every centre i, by tensor operations."""
+    weight = filters * envelope[:, None]
+    messages = x.index_select(0, edge_index[0]) * weight.index_select(0, pair)
+    return torch.zeros_like(x).index_add_(0, edge_index[1], messages)
+
+
+class PairConvolution(torch.autograd.Function):
+    """:func:`pair_convolution` by compiled loops over the edges (CPU), without per-edge
+    tensors; the same arithmetic in the same order."""
+
+    @staticmethod
+    def forward(ctx, x, filters, envelope, centre_ptr, source, pair):
+        x, filters = x.detach().contiguous(), filters.detach().contiguous()
+        envelope = envelope.detach().contiguous()
+        out = torch.zeros_like(x)
+        ctx.save_for_backward(x, filters, envelope, centre_ptr, source, pair)
+        arrays = (x, filters, envelope, centre_ptr, source, pair, out)
+        _convolve(*(a.numpy() for a in arrays))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, filters, envelope, centre_ptr, source, pair = ctx.saved_tensors
+        grad_x, grad_filters = torch.zeros_like(x), torch.zeros_like(filters)
+        arrays = (grad.contiguous(), x, filters, envelope, centre_ptr, source, pair)
+        _convolve_backward(*(a.numpy() for a in arrays), grad_x.numpy(), grad_filters.numpy())
+        return grad_x, grad_filters, None, None, None, None
+
+
+@numba.njit(cache=True)
+def _convolve(x, filters, envelope, centre_ptr, source, pair, out):
+    for i in range(len(centre_ptr) - 1):
+        for e in range(centre_ptr[i], centre_ptr[i + 1]):
+            j, p = source[e], pair[e]
+            for c in range(x.shape[1]):
+                out[i, c] += x[j, c] * (filters[p, c] * envelope[p])
+
+
+@numba.njit(cache=True)
+def _convolve_backward(grad, x, filters, envelope, centre_ptr, source, pair, grad_x, grad_filters):
+    for i in range(len(centre_ptr) - 1):
+        for e in range(centre_ptr[i], centre_ptr[i + 1]):
+            j, p = source[e], pair[e]
+            for c in range(x.shape[1]):
+                grad_x[j, c] += grad[i, c] * (filters[p, c] * envelope[p])
+                grad_filters[p, c] += grad[i, c] * x[j, c]
+    for p in range(len(envelope)):
+        for c in range(x.shape[1]):
+            grad_filters[p, c] *= envelope[p]
 
 
 class SchNet(PropertyModel):
@@ -98,8 +167,22 @@ class SchNet(PropertyModel):
             nn.Linear(hidden // 2, 1),
         )
 
+    def envelope(self, distance: torch.Tensor) -> torch.Tensor:
+        """The cosine cutoff, 1 at zero distance and 0 at the cutoff."""
+        return 0.5 * (torch.cos(distance * math.pi / self.cutoff) + 1.0)
+
     def predict(self, b: GraphBatch) -> torch.Tensor:
-        return self(b.x, b.edge_index, b.distance, b.batch, b.num_graphs, b.pair, b.pair_distance)
+        """Filters once per undirected pair, from the pairs' Gaussians and envelope in the set's
+        tables; compiled message loops on CPU."""
+        rbf = b.pair_values(("gaussians", self.cutoff, len(self.expand.centres)), self.expand)
+        envelope = b.pair_values(("cosine cutoff", self.cutoff), self.envelope)
+        n = len(b.x)
+        centre_ptr = torch.zeros(n + 1, dtype=torch.long, device=b.x.device)
+        centre_ptr[1:] = torch.cumsum(torch.bincount(b.edge_index[1], minlength=n), 0)
+        h = self.embedding(b.x[:, 0].round().long())
+        for block in self.interactions:
+            h = h + block.pairwise(h, b.edge_index, centre_ptr, b.pair, rbf, envelope)
+        return self.pool(h, b.batch, b.num_graphs)
 
     def forward(
         self,
@@ -108,15 +191,15 @@ class SchNet(PropertyModel):
         distance: torch.Tensor,
         batch: torch.Tensor,
         num_graphs: int | None = None,
-        pair: torch.Tensor | None = None,
-        pair_distance: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Per-edge filters, or with ``pair`` and ``pair_distance`` one per undirected pair."""
+        """Per-edge filters and messages."""
+        rbf, envelope = self.expand(distance), self.envelope(distance)
         h = self.embedding(x[:, 0].round().long())
-        d = distance if pair is None else pair_distance
-        rbf = self.expand(d)
-        envelope = 0.5 * (torch.cos(d * math.pi / self.cutoff) + 1.0)
         for block in self.interactions:
-            h = h + block(h, edge_index, rbf, envelope, pair)
+            h = h + block(h, edge_index, rbf, envelope)
+        return self.pool(h, batch, num_graphs)
+
+    def pool(self, h: torch.Tensor, batch: torch.Tensor, num_graphs: int | None) -> torch.Tensor:
+        """Per-atom outputs, averaged or summed per graph."""
         per_atom = self.atomwise(h).squeeze(-1)
         return self.output(scatter(per_atom, batch, 0, num_graphs, reduce=self.readout))
