@@ -344,7 +344,9 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
                 "section or give model files",
             )
     if active:
-        seed_set = _resolve(recipe.active.seed_set, "active.seed_set", recipe, oracle, folder, built)
+        seed_set = _resolve(
+            recipe.active.seed_set, "active.seed_set", recipe, oracle, folder, built
+        )
         try:
             recipe.active.settings()
         except InputError as exc:
