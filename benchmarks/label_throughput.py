@@ -2,8 +2,10 @@
 
 Three ratios, each measured in one run on the same frames:
 
-(a) CHGNet, ``label_store`` with 2 workers vs a plain loop calling the CHGNet ASE calculator
-    frame by frame in one process (torch using both cores) — goal ≥ 1.5×;
+(a) CHGNet, ``label_store`` with 2 workers vs a plain loop calling CHGNet's own ASE calculator
+    (``chgnet.model.dynamics.CHGNetCalculator``) frame by frame in one process (torch using both
+    cores) — goal ≥ 1.5×; a plain loop over curate's first-order CHGNet calculator splits the
+    gain into calculator and pipeline;
 (b) EMT (cheap), ``label_store`` with 1 worker vs the plain loop: the pipeline's own cost per
     frame;
 (c) ``label_store`` with 2 workers vs 1 worker — goal ≥ 1.7× — on CHGNet (where one worker
@@ -13,7 +15,8 @@ Three ratios, each measured in one run on the same frames:
 Each measurement runs in a fresh Python process, so none inherits another's threads, memory or
 loaded models. Times are end to end (imports, cluster start, model loading, writing the store)
 and, for the pipeline, also steady state (after every worker has built its calculator). Every
-label written is compared with the plain loop's value for the same frame.
+label written is compared with the plain loop's value for the same frame. Every part runs
+``--repeats`` times, in rounds over all parts, and its fastest run is kept.
 
     python benchmarks/label_throughput.py --frames 200 \
         --out benchmarks/results/label_throughput.json
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,18 +52,37 @@ def make_store(path: Path, reference, n: int, amplitude: float) -> None:
 
 
 def plain_loop(calculator: str, path: Path) -> dict:
-    """Build the calculator and label every frame of the store in this process."""
+    """Build curate's calculator and label every frame of the store in this process."""
     start = time.perf_counter()
     from curate.calculators import build_calculator, parse_spec
+
+    calc = build_calculator(parse_spec(calculator))
+    built = time.perf_counter()
+    energies = label_loop(calc, path)
+    end = time.perf_counter()
+    np.save(path.with_suffix(f".{calculator}.npy"), energies)
+    return {"wall_s": end - start, "startup_s": built - start, "steady_s": end - built}
+
+
+def plain_chgnet_own(path: Path) -> dict:
+    """What a user writes: CHGNet's own ASE calculator, frame by frame, torch's own threads."""
+    start = time.perf_counter()
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    calc = CHGNetCalculator()
+    built = time.perf_counter()
+    energies = label_loop(calc, path)
+    end = time.perf_counter()
+    np.save(path.with_suffix(".chgnet-own.npy"), energies)
+    return {"wall_s": end - start, "startup_s": built - start, "steady_s": end - built}
+
+
+def label_loop(calc, path: Path) -> np.ndarray:
+    """Energies of every frame in the store, with forces and stress computed too."""
     from curate.calculators.labeller import compute_labels
 
     frames = Store.open(path).atoms()
-    calc = build_calculator(parse_spec(calculator))
-    built = time.perf_counter()
-    labels = [compute_labels(calc, atoms) for atoms in frames]
-    end = time.perf_counter()
-    np.save(path.with_suffix(f".{calculator}.npy"), np.array([r["energy"] for r in labels]))
-    return {"wall_s": end - start, "startup_s": built - start, "steady_s": end - built}
+    return np.array([compute_labels(calc, atoms)["energy"] for atoms in frames])
 
 
 def pipeline(calculator: str, path: Path, workers: int) -> dict:
@@ -68,7 +91,7 @@ def pipeline(calculator: str, path: Path, workers: int) -> dict:
     from curate.calculators import parse_spec
     from curate.labelling import label_store
 
-    name = f"bench{workers}"
+    name = f"bench{workers}-{os.getpid()}"  # a fresh label set for every repeat
     summary = label_store(
         path, parse_spec(calculator), label_set=name, client_options={"workers": workers}
     )
@@ -107,6 +130,7 @@ def part(name: str, workdir: Path) -> dict:
 
 
 PARTS = {
+    "plain-chgnet-own": lambda w: plain_chgnet_own(w / "label-chgnet.zarr"),
     "plain-chgnet": lambda w: plain_loop("chgnet", w / "label-chgnet.zarr"),
     "pipeline-chgnet-2": lambda w: pipeline("chgnet", w / "label-chgnet.zarr", 2),
     "pipeline-chgnet-1": lambda w: pipeline("chgnet", w / "label-chgnet.zarr", 1),
@@ -125,6 +149,9 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/label_throughput.json")
     )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="rounds over every part; the fastest run is kept"
+    )
     parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
@@ -135,20 +162,28 @@ def main() -> None:
     make_store(args.workdir / "label-chgnet.zarr", build_system("Ag3SBr")[0], n, 0.3)
     make_store(args.workdir / "label-emt.zarr", bulk("Cu", cubic=True).repeat(2), n, 0.1)
     make_store(args.workdir / "label-emt500.zarr", bulk("Cu", cubic=True).repeat(5), n, 0.1)
-    results = {name: part(name, args.workdir) for name in PARTS}
-    plain_chgnet, plain_emt = results["plain-chgnet"], results["plain-emt"]
+    rounds = [{name: part(name, args.workdir) for name in PARTS} for _ in range(args.repeats)]
+    results = {name: min((r[name] for r in rounds), key=lambda t: t["wall_s"]) for name in PARTS}
+    own, plain_chgnet = results["plain-chgnet-own"], results["plain-chgnet"]
     two, one = results["pipeline-chgnet-2"], results["pipeline-chgnet-1"]
-    emt = results["pipeline-emt-1"]
+    plain_emt, emt = results["plain-emt"], results["pipeline-emt-1"]
+    workdir = args.workdir
+    own_energy = np.load(workdir / "label-chgnet.chgnet-own.npy")
+    assert np.allclose(own_energy, np.load(workdir / "label-chgnet.chgnet.npy"), atol=1e-5)
 
     report = {
         "benchmark": "label_throughput",
         "frames": n,
+        "repeats": args.repeats,
         "cores": local_cores(),
         "a_chgnet_2_workers_vs_plain_loop": {
-            "plain_loop": plain_chgnet,
+            "plain_loop": own,
+            "plain_loop_first_order": plain_chgnet,
             "pipeline": two,
-            "ratio_end_to_end": plain_chgnet["wall_s"] / two["wall_s"],
-            "ratio_steady": plain_chgnet["steady_s"] / two["steady_s"],
+            "ratio_end_to_end": own["wall_s"] / two["wall_s"],
+            "ratio_steady": own["steady_s"] / two["steady_s"],
+            "calculator_ratio_steady": own["steady_s"] / plain_chgnet["steady_s"],
+            "pipeline_ratio_steady": plain_chgnet["steady_s"] / two["steady_s"],
             "goal": 1.5,
         },
         "b_emt_pipeline_overhead": {

@@ -117,11 +117,12 @@ def test_a_constructor_that_refuses_its_arguments_is_an_input_error():
 
 
 def test_chgnet_first_order_gradients_give_chgnets_own_results():
-    """The labelling calculator takes forces and stress to first order only; CHGNet's own
-    calculator builds a differentiable graph of them. Same energy, forces and stress up to
-    float32 summation order."""
+    """The labelling calculator takes forces and stress in one first-order backward pass;
+    CHGNet's own calculator takes two, each building a differentiable graph. Same energy, forces
+    and stress up to float32 summation order, and CHGNet is left as it was after every call."""
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
+    from chgnet.model.model import BatchedGraph
 
     from curate.calculators.chgnet import InferenceCHGNet
 
@@ -137,3 +138,4 @@ def test_chgnet_first_order_gradients_give_chgnets_own_results():
         assert np.allclose(ours.get_forces(), theirs.get_forces(), atol=1e-3, rtol=0)
         assert np.allclose(ours.get_stress(), theirs.get_stress(), atol=1e-5, rtol=0)
         assert torch.autograd.grad.__name__ == "grad"  # put back after every call
+        assert isinstance(BatchedGraph.__dict__["from_graphs"], classmethod)
