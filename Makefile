@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || [ $$? -eq 1 ]; }
 DEMO := demo
 
-.PHONY: venv demo test test-all lint bench docs clean
+.PHONY: venv demo demo-mace test test-all lint bench docs clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,13 @@ demo: $(STAMP)
 	$(BIN)/curate run quickstart --out $(DEMO)
 	$(BIN)/curate info $(DEMO)/sets.zarr
 	@echo "report: $(DEMO)/report.html"
+
+# MACE learning curves (energy, forces, stress) on the quickstart's sets, at equal labelling
+# budget too: the active-learning set against the static ones (docs/results.md).
+demo-mace: demo
+	$(BIN)/curate compare $(DEMO)/sets.zarr --model mace --reference $(DEMO)/reference.zarr \
+		--sizes 20,40 --seeds 2 --workers 2 --out $(DEMO)/mace
+	@echo "report: $(DEMO)/mace/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
