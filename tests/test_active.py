@@ -103,3 +103,23 @@ def test_a_killed_loop_resumes_in_its_round_and_phase(tmp_path, cu_store, monkey
     assert again["rounds"] == result["rounds"]
     with Store.open(cu_store) as store:
         assert (store.rounds() > 0).sum() == added.sum()
+
+
+@pytest.mark.slow
+def test_the_loop_stops_when_fresh_md_stays_below_the_target_error(tmp_path, cu_store):
+    """No candidate's calibrated error exceeds a generous target: the round labels its probe
+    and nothing else, and the loop ends converged with budget left."""
+    result = run_active(
+        cu_store,
+        tmp_path / "active",
+        parse_spec("emt"),
+        settings(target_error=100.0, budget=20, max_rounds=3),
+        {"workers": 1},
+    )
+    assert result["finished"].startswith("converged")
+    (only,) = result["rounds"]
+    assert only["fraction_above_target"] == 0.0 and only["selected"] == 0
+    assert not (tmp_path / "active" / "round-1" / "selection.json").exists()
+    with Store.open(cu_store) as store:
+        provenance = [p for p, r in zip(store.provenance(), store.rounds(), strict=True) if r > 0]
+    assert len(provenance) == 2 and {p.params["role"] for p in provenance} == {"probe"}
