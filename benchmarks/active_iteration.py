@@ -18,11 +18,11 @@ from pathlib import Path
 
 from report import write_report
 
-from curate.active import PHASES, ActiveSettings, run_active
 from curate.calculators import parse_spec
-from curate.labelling import label_store
-from curate.mlip.training import MACESettings
-from curate.sampling import append_batch, sample_system
+from curate.labelling.run import label_store
+from curate.potentials.active import PHASES, ActiveSettings, run_active
+from curate.potentials.mace import MACESettings
+from curate.samplers.batch import append_batch, sample_system
 from curate.store import Store
 
 

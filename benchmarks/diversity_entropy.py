@@ -35,7 +35,7 @@ BANDWIDTH = 0.015
 
 def frames(n_environments: int) -> list:
     from curate.samplers import get_sampler
-    from curate.systems import build_system
+    from curate.systems.builtin import build_system
 
     reference, _ = build_system("Ag3SBr")
     n_frames = -(-n_environments // ATOMS_PER_FRAME)

@@ -35,10 +35,10 @@ from ase.neighborlist import neighbor_list
 from report import write_report
 from torch_geometric.data import Data
 
-from curate.graphs import GraphSet, NeighborFinder
-from curate.graphs.features import element_features, node_features
+from curate.models.graphs import GraphSet, NeighborFinder
+from curate.models.graphs.features import element_features, node_features
 from curate.samplers import get_sampler
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 CUTOFF = 5.5
 

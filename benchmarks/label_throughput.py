@@ -37,10 +37,10 @@ import numpy as np
 from ase.build import bulk
 from report import write_report
 
-from curate.cluster import local_cores
+from curate.core.cluster import local_cores
 from curate.samplers import get_sampler
 from curate.store import Store
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 
 def make_store(path: Path, reference, n: int, amplitude: float) -> None:
@@ -79,7 +79,7 @@ def plain_chgnet_own(path: Path) -> dict:
 
 def label_loop(calc, path: Path) -> np.ndarray:
     """Energies of every frame in the store, with forces and stress computed too."""
-    from curate.calculators.labeller import compute_labels
+    from curate.labelling.worker import compute_labels
 
     frames = Store.open(path).atoms()
     return np.array([compute_labels(calc, atoms)["energy"] for atoms in frames])
@@ -89,7 +89,7 @@ def pipeline(calculator: str, path: Path, workers: int) -> dict:
     """label_store on a fresh label set; its energies must equal the plain loop's."""
     start = time.perf_counter()
     from curate.calculators import parse_spec
-    from curate.labelling import label_store
+    from curate.labelling.run import label_store
 
     name = f"bench{workers}-{os.getpid()}"  # a fresh label set for every repeat
     summary = label_store(

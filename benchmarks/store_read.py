@@ -28,11 +28,11 @@ from ase.io import read
 from report import write_report
 from rich.progress import track
 
-from curate.labels import LabelResult, Status
+from curate.core.labels import LabelResult, Status
 from curate.samplers import get_sampler
 from curate.store import Store
 from curate.store.extxyz import export_extxyz
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 
 def build(workdir: Path, n_frames: int) -> tuple[Path, Path]:

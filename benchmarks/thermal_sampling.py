@@ -30,11 +30,14 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from report import write_report
 
 from curate.calculators import parse_spec
-from curate.calculators.labeller import cached_calculator
-from curate.md import run_md
-from curate.phonons import harmonic_force_constants, renormalized_force_constants
+from curate.calculators.backends import cached_calculator
 from curate.samplers import get_sampler
-from curate.systems import build_system
+from curate.samplers.engines.force_constants import (
+    harmonic_force_constants,
+    renormalized_force_constants,
+)
+from curate.samplers.engines.md import run_md
+from curate.systems.builtin import build_system
 
 
 def best(fn, repeats: int) -> float:

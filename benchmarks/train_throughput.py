@@ -24,10 +24,10 @@ from report import write_report
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from curate.graphs import GraphSet
-from curate.models import build_model, model_defaults
+from curate.models.graphs import GraphSet
+from curate.models.networks import build_model, model_defaults
 from curate.samplers import get_sampler
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 BATCH = 128
 

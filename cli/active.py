@@ -51,9 +51,9 @@ def command(
     disagreement on labelled probe frames, label a batch of uncertain and new frames, and repeat
     until the budget is spent or fresh MD stays below --target-error. Re-run the same command to
     resume a killed loop in the round and phase it was in."""
-    from curate.active import ActiveSettings, run_active
     from curate.calculators import parse_spec
-    from curate.mlip.training import MACESettings
+    from curate.potentials.active import ActiveSettings, run_active
+    from curate.potentials.mace import MACESettings
 
     settings = ActiveSettings(
         temperatures=tuple(parse_list(temperatures, float, "--temperatures") or ()),

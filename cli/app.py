@@ -28,7 +28,7 @@ from curate.cli import (
     train_mlip,
 )
 
-from curate.errors import CurateError
+from curate.core.errors import CurateError
 
 app = typer.Typer(
     name="curate",

@@ -71,7 +71,7 @@ def command(
     errors. Trained cells are cached in OUT: a re-run or a larger grid trains only what is new."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from curate.comparison import CompareSettings, check_inputs, compare
+    from curate.compare.run import CompareSettings, check_inputs, compare
 
     settings = CompareSettings(
         targets=tuple(target or ()),

@@ -38,7 +38,7 @@ def command(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from curate.explain import bond_summary, density_plot, explain_model, top_edges
+    from curate.models.explain import bond_summary, density_plot, explain_model, top_edges
 
     set_threads(threads)
     paths = {"model": model} | ({"compare": compare} if compare is not None else {})

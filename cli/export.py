@@ -9,7 +9,7 @@ import typer
 from curate.cli.options import Json, StorePath
 from curate.cli.output import emit
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 FORMATS = ("extxyz",)
 

@@ -23,7 +23,7 @@ from curate.cli.train import (
 
 def parse_list(text: str | None, kind: type, option: str) -> list | None:
     """``a,b,c`` → a list of ``kind``; None stays None."""
-    from curate.errors import InputError
+    from curate.core.errors import InputError
 
     if text is None:
         return None
@@ -71,11 +71,11 @@ def command(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from curate.errors import InputError
-    from curate.hpo import PAPER_SPACE, search, trial_grid, violin_plot
-    from curate.models import build_model
+    from curate.core.errors import InputError
     from curate.models.checkpoint import save_checkpoint
-    from curate.training import TrainConfig
+    from curate.models.hpo import PAPER_SPACE, search, trial_grid, violin_plot
+    from curate.models.networks import build_model
+    from curate.models.train import TrainConfig
 
     chosen = {
         "model": parse_list(models, str, "--models"),

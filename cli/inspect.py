@@ -26,7 +26,7 @@ def command(
 ) -> None:
     """Displacements (vs phonopy's analytic values), close contacts, pair distances, energy and
     pressure of each group, against a reference store."""
-    from curate.inspection import inspect_store, plot_reports
+    from curate.metrics.inspection import inspect_store, plot_reports
 
     reports = inspect_store(store, by, label_set, reference)
     payload = {"store": str(store), "by": by, "groups": {r.name: r.summary for r in reports}}

@@ -53,8 +53,8 @@ def command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from curate.calculators import parse_spec
-    from curate.errors import InputError
-    from curate.labelling import label_store
+    from curate.core.errors import InputError
+    from curate.labelling.run import label_store
 
     if cluster not in ("local", "slurm", "pbs"):
         raise InputError(f"unknown --cluster '{cluster}' (local, slurm or pbs)")

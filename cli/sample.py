@@ -104,8 +104,8 @@ def command(
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
     from curate.calculators import parse_spec, require_backend
-    from curate.errors import InputError
-    from curate.sampling import append_batch, sample_system
+    from curate.core.errors import InputError
+    from curate.samplers.batch import append_batch, sample_system
     from curate.store import Store
 
     relax_with = parse_spec(relax) if relax else None
@@ -166,7 +166,7 @@ def command(
             "schemes": store.scheme_counts(),
         }
     if plot is not None and scheme == "phonon" and batch.frames:
-        from curate.phonons import plot_sampled_phonons
+        from curate.samplers.engines.force_constants import plot_sampled_phonons
 
         figure = plot_sampled_phonons(batch.provenance[0].params, plot / "phonons.png")
         payload["figures"] = [str(figure)]

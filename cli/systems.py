@@ -9,7 +9,7 @@ import typer
 from curate.cli.options import BrFraction, Json, OccupationSeed, Supercell
 from curate.cli.output import emit
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 
 def command(
@@ -25,8 +25,8 @@ def command(
     json_: Json = False,
 ) -> None:
     """List the built-in systems, or describe one (and write it with --write)."""
-    from curate.structures import check_atoms, shortest_distance, write_structure
-    from curate.systems import BUILTIN_SYSTEMS, build_system
+    from curate.systems.builtin import BUILTIN_SYSTEMS, build_system
+    from curate.systems.structures import check_atoms, shortest_distance, write_structure
 
     if write is not None and name is None:
         raise InputError("--write needs a system name")

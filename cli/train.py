@@ -35,7 +35,7 @@ Threads = Annotated[
 
 def parse_split(text: str) -> tuple[float, float, float]:
     """``0.7,0.15,0.15`` → three floats."""
-    from curate.errors import InputError
+    from curate.core.errors import InputError
 
     message = f"--split takes three fractions like 0.7,0.15,0.15, got '{text}'"
     try:
@@ -116,7 +116,7 @@ def command(
     json_: Json = False,
 ) -> None:
     """Train a property model on the ok frames of STORE; report MAE/RMSE/R² per split."""
-    from curate.training import TrainConfig, train
+    from curate.models.train import TrainConfig, train
 
     set_threads(threads)
     config = TrainConfig(

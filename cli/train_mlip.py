@@ -68,8 +68,8 @@ def command(
 ) -> None:
     """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write
     each member and a committee.json (settings, seeds, store commit, split, metrics)."""
-    from curate.errors import InputError
-    from curate.mlip.training import MACESettings, train_committee
+    from curate.core.errors import InputError
+    from curate.potentials.mace import MACESettings, train_committee
 
     if committee < 1:
         raise InputError(f"--committee must be at least 1, got {committee}")

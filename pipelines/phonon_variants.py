@@ -41,9 +41,9 @@ def run(
 ) -> dict:
     """Sample, label and inspect every variant against the MD store ``md``."""
     from curate.calculators import parse_spec
-    from curate.inspection import energy_histogram, inspect_store, reference_report
-    from curate.labelling import label_store
-    from curate.sampling import append_batch, sample_system
+    from curate.labelling.run import label_store
+    from curate.metrics.inspection import energy_histogram, inspect_store, reference_report
+    from curate.samplers.batch import append_batch, sample_system
     from curate.store import Store
 
     spec = parse_spec(calculator)

@@ -4,14 +4,12 @@ reference set, diversity and learning-curve comparison), validated before anythi
 A recipe is read with :func:`load_recipe` (a path, or the name of a bundled recipe such as
 ``quickstart``) or validated from a mapping with :func:`validate_recipe`. Every mistake (unknown
 key, wrong type, missing field, unknown scheme, bad sampler parameter, unknown system or
-calculator) raises :class:`~curate.errors.InputError` with one line naming the field, e.g.
+calculator) raises :class:`~curate.core.errors.InputError` with one line naming the field, e.g.
 ``recipe quickstart.yaml: sets.1.n: Input should be a valid integer``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from curate.errors import InputError
+from curate.core.errors import InputError
+from curate.core.identity import cache_key
 
 BUNDLED = ("quickstart", "paper")
 """Recipes shipped in ``curate.pipelines`` (``<name>.yaml``)."""
@@ -73,7 +72,7 @@ class SampleSet(Section):
     allow_close: bool = False
 
     def system_args(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`curate.sampling.sample_system` besides the scheme's."""
+        """Keyword arguments of :func:`curate.samplers.batch.sample_system` besides the scheme's."""
         return {
             "supercell": self.supercell,
             "br_fraction": self.br_fraction,
@@ -124,7 +123,7 @@ class Diversity(Section):
 
 class Compare(Section):
     """Learning curves of every scheme: the fields of
-    :class:`curate.comparison.CompareSettings`; training options left out take its defaults.
+    :class:`curate.compare.run.CompareSettings`; training options left out take its defaults.
     ``label_set`` defaults to the oracle's label set."""
 
     enabled: bool = True
@@ -151,8 +150,8 @@ class Compare(Section):
         return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
 
     def settings(self, default_label_set: str):
-        """The :class:`curate.comparison.CompareSettings` of this section."""
-        from curate.comparison import CompareSettings
+        """The :class:`curate.compare.run.CompareSettings` of this section."""
+        from curate.compare.run import CompareSettings
 
         return CompareSettings(**self.fields(default_label_set))
 
@@ -164,7 +163,7 @@ ACTIVE_COMMITTEE = "active"
 class Active(Section):
     """The active-learning scheme. A small ``seed_set`` is sampled into ``DIR/active.zarr`` and
     labelled by the oracle; ``curate active`` runs on it (records in ``DIR/active/``) with the
-    options in ``loop`` (the fields of :class:`curate.active.ActiveSettings`; ``mace`` a mapping
+    options in ``loop`` (the fields of :class:`curate.potentials.active.ActiveSettings`; ``mace`` a mapping
     of MACE settings); then every frame of it joins ``sets.zarr`` with its labels as scheme
     ``active`` (the seed frames as round 0), so each label is paid once."""
 
@@ -173,9 +172,9 @@ class Active(Section):
     loop: dict[str, Any] = {}
 
     def settings(self, system: str | None = None):
-        """The :class:`curate.active.ActiveSettings` of this section."""
-        from curate.active import ActiveSettings
-        from curate.mlip.training import MACESettings
+        """The :class:`curate.potentials.active.ActiveSettings` of this section."""
+        from curate.potentials.active import ActiveSettings
+        from curate.potentials.mace import MACESettings
 
         loop = dict(self.loop)
         if "temperatures" in loop:
@@ -217,7 +216,7 @@ class Recipe(Section):
         return [value] if isinstance(value, dict) else value
 
     def client_options(self, workers: int | None = None) -> dict[str, Any]:
-        """Options of :func:`curate.cluster.dask_client` (``workers`` overrides the recipe's)."""
+        """Options of :func:`curate.core.cluster.dask_client` (``workers`` overrides the recipe's)."""
         return {"workers": workers or self.workers, **self.dask.model_dump()}
 
     def dump(self) -> dict[str, Any]:
@@ -226,8 +225,7 @@ class Recipe(Section):
 
 def section_hash(*parts: Any) -> str:
     """A short hash of JSON-able parts (key order does not matter)."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return cache_key(*parts, size=8)
 
 
 def find_recipe(name: str | Path) -> tuple[str, str, Path | None]:
@@ -382,7 +380,7 @@ def _resolve(
     absolute, the oracle as default calculator of schemes that take one, and params checked by
     the sampler's own model."""
     from curate.samplers import SAMPLERS, get_sampler
-    from curate.systems import BUILTIN_SYSTEMS
+    from curate.systems.builtin import BUILTIN_SYSTEMS
 
     if s.scheme not in SAMPLERS:
         known = ", ".join(sorted(SAMPLERS))
@@ -434,7 +432,7 @@ def _resolve(
     )
     key = (system, resolved.supercell, resolved.br_fraction, resolved.occupation_seed)
     if key not in built:
-        from curate.systems import build_system
+        from curate.systems.builtin import build_system
 
         try:
             build_system(*key)
@@ -468,7 +466,7 @@ def _name_sets(sets: list[SampleSet], where: str) -> None:
 def _check_compare(section: Compare, default_label_set: str) -> None:
     """Build CompareSettings now when the comparison module is there, so bad values fail early."""
     try:
-        from curate.comparison import CompareSettings
+        from curate.compare.run import CompareSettings
     except ImportError:
         return
     import dataclasses

@@ -41,7 +41,7 @@ from curate.pipelines.recipe import (
     validate_recipe,
 )
 
-from curate.errors import CurateError, InputError
+from curate.core.errors import CurateError, InputError
 
 STEPS_FILE = "steps.json"
 STEPS_FORMAT = "curate-steps-1"
@@ -473,7 +473,7 @@ def plan_steps(
 
 def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter):
     def action() -> dict[str, Any]:
-        from curate.sampling import append_batch, sample_system
+        from curate.samplers.batch import append_batch, sample_system
         from curate.store import Store
 
         relax_with = recipe.relax.spec() if recipe.relax is not None else None
@@ -519,7 +519,7 @@ def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter)
 
 def last_committee(folder: Path) -> list[str]:
     """Calculator specs of the last committee an active-learning run in ``folder`` trained."""
-    from curate.active import STATE_FILE
+    from curate.potentials.active import STATE_FILE
 
     state = json.loads((folder / STATE_FILE).read_text())
     trained = [r["models"] for r in state["rounds"] if r.get("models")]
@@ -532,7 +532,7 @@ def _active_action(recipe: Recipe, out: Path, oracle, options: dict[str, Any], r
     def action() -> dict[str, Any]:
         from dataclasses import replace
 
-        from curate.active import SCHEME, run_active
+        from curate.potentials.active import SCHEME, run_active
         from curate.store import Store
         from curate.store.transfer import copy_frames
 
@@ -564,7 +564,7 @@ def _active_action(recipe: Recipe, out: Path, oracle, options: dict[str, Any], r
 
 def _label_action(path: Path, spec, options: dict[str, Any], reporter: Reporter):
     def action() -> dict[str, Any]:
-        from curate.labelling import label_store
+        from curate.labelling.run import label_store
 
         def progress(done, total, summary):
             status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
@@ -627,7 +627,7 @@ def _compare_action(
     reporter: Reporter,
 ):
     def action() -> dict[str, Any]:
-        from curate.comparison import compare
+        from curate.compare.run import compare
 
         settings = recipe.compare.settings(label_set)
         diversity = json.loads((out / DIVERSITY).read_text()) if use_diversity else None

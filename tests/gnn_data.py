@@ -10,10 +10,10 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.emt import EMT
 
 from curate.calculators import parse_spec
-from curate.labelling import create_label_set
-from curate.labels import LabelResult, Status
-from curate.provenance import Provenance
+from curate.core.labels import LabelResult, Status
+from curate.core.provenance import Provenance
 from curate.store import Store
+from curate.store.label_sets import create_label_set
 
 
 def strained_frames(symbol: str, n: int, seed: int, repeat: int = 1) -> list:

@@ -9,11 +9,11 @@ import json
 import pytest
 from gnn_data import labelled_store, strained_frames
 
-from curate.active import ActiveLoop, ActiveSettings, run_active
 from curate.calculators import parse_spec
-from curate.errors import InputError
-from curate.labels import Status
-from curate.mlip.training import MACESettings
+from curate.core.errors import InputError
+from curate.core.labels import Status
+from curate.potentials.active import ActiveLoop, ActiveSettings, run_active
+from curate.potentials.mace import MACESettings
 from curate.store import Store
 
 TINY = MACESettings(channels=4, interactions=1, correlation=1, r_max=3.5, epochs=2, batch_size=4)

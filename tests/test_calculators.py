@@ -11,10 +11,10 @@ from ase.build import bulk
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
 from curate.calculators import build_calculator, parse_kwargs, parse_spec, require_backend
-from curate.calculators.labeller import compute_labels, label_frames
-from curate.errors import InputError
-from curate.labels import Status
-from curate.systems import build_system
+from curate.core.errors import InputError
+from curate.core.labels import Status
+from curate.labelling.worker import compute_labels, label_frames
+from curate.systems.builtin import build_system
 
 
 def copper():

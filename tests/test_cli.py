@@ -11,7 +11,7 @@ import pytest
 import zarr
 from ase.io import write
 
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 
 def test_documented_invocations(cli, tmp_path):
@@ -38,7 +38,7 @@ def test_documented_invocations(cli, tmp_path):
 
 
 def test_info_reports_label_set_counts(cli, tmp_path):
-    from curate.labels import LabelResult, Status
+    from curate.core.labels import LabelResult, Status
     from curate.store import Store
 
     path = tmp_path / "S.zarr"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from gnn_data import labelled_store, strained_frames
 
-from curate.comparison import CompareSettings, compare
-from curate.comparison.grid import COMBINED, REFERENCE, Cell, plan
-from curate.comparison.scores import cell_rows, curve_area, needed_to_reach, summarise
-from curate.costs import scheme_costs
-from curate.errors import InputError
-from curate.provenance import Provenance
+from curate.compare.costs import scheme_costs
+from curate.compare.grid import COMBINED, REFERENCE, Cell, plan
+from curate.compare.run import CompareSettings, compare
+from curate.compare.scores import cell_rows, curve_area, needed_to_reach, summarise
+from curate.core.errors import InputError
+from curate.core.provenance import Provenance
 from curate.store import Store
 
 FAST = {"cutoff": 4.0, "max_epochs": 4, "patience": 2, "hidden": 8, "batch_size": 4}
@@ -108,7 +108,7 @@ def test_splits_are_fixed_disjoint_and_subsets_nested(schemes_store):
 
 def test_errors_on_every_test_set_come_from_the_predictions(schemes_store, reference_store):
     """Predictions offset by a known amount per scheme give exactly that MAE everywhere."""
-    from curate.comparison.grid import load_reference
+    from curate.compare.grid import load_reference
 
     settings = CompareSettings(sizes=(5,), seeds=1, **FAST)
     with Store.open(schemes_store) as store:
@@ -224,7 +224,7 @@ def test_mace_cells_score_energy_forces_and_stress_of_their_own_model(
     are those of the kept model called directly through its ASE calculator."""
     from mace.calculators import MACECalculator
 
-    from curate.labels import EV_PER_A3_TO_GPA
+    from curate.core.labels import EV_PER_A3_TO_GPA
 
     out = tmp_path / "mace"
     settings = CompareSettings(

@@ -37,8 +37,8 @@ from curate.metrics import (
     vendi_score,
 )
 from curate.metrics.descriptors import Environments
-from curate.relax import relax
 from curate.store import Store
+from curate.systems.relax import relax
 
 H = 0.015
 

@@ -6,10 +6,16 @@ import numpy as np
 import torch
 from gnn_data import labelled_store, strained_frames
 
-from curate.explain import EdgeImportance, bond_names, bond_summary, explain_frames, top_edges
-from curate.graphs import GraphSet
-from curate.models import build_model
-from curate.systems import build_system
+from curate.models.explain import (
+    EdgeImportance,
+    bond_names,
+    bond_summary,
+    explain_frames,
+    top_edges,
+)
+from curate.models.graphs import GraphSet
+from curate.models.networks import build_model
+from curate.systems.builtin import build_system
 
 
 def test_bond_names_are_sorted_species_pairs():

@@ -6,15 +6,15 @@ import numpy as np
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
-from curate.labels import LabelResult, Status
+from curate.core.labels import LabelResult, Status
 from curate.store import Store
 from curate.store.extxyz import export_extxyz, import_structures
-from curate.systems import build_system
+from curate.systems.builtin import build_system
 
 
 def labelled_store(path, n=6):
     """A sampled store where the even frames carry energy, forces and stress."""
-    from curate.sampling import sample_system
+    from curate.samplers.batch import sample_system
 
     batch = sample_system("Ag3SBrI", "random", n, 4)
     rng = np.random.default_rng(0)

@@ -9,8 +9,8 @@ from ase.calculators.fd import calculate_numerical_forces
 from ase.dft.bandgap import bandgap
 
 from curate.calculators import build_calculator, parse_spec
-from curate.calculators.labeller import label_frames
-from curate.labels import Status
+from curate.core.labels import Status
+from curate.labelling.worker import label_frames
 
 pytest.importorskip("gpaw")
 pytestmark = pytest.mark.dft

@@ -11,9 +11,9 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
-from curate.errors import InputError
-from curate.graphs import GraphSet, NeighborFinder, node_features, store_graphs
-from curate.systems import build_system
+from curate.core.errors import InputError
+from curate.models.graphs import GraphSet, NeighborFinder, node_features, store_graphs
+from curate.systems.builtin import build_system
 
 CUTOFF = 5.5
 
@@ -85,7 +85,7 @@ def test_neighbours_match_brute_force(case):
 
 
 def test_many_frames_at_once_match_one_by_one_and_vesin(monkeypatch):
-    import curate.graphs.neighbors as neighbors
+    import curate.core.geometry as neighbors
 
     frames = [CASES[case]() for case in CASES]
     frames.insert(3, rattled(build_system("Ag3SBr")[0].repeat((3, 2, 2)), 0.2, 5))  # 480 atoms
@@ -177,7 +177,7 @@ def test_pairs_join_each_edge_with_its_reverse():
 
 
 def test_pair_values_come_from_the_sets_table(monkeypatch):
-    import curate.graphs.graphset as graphset
+    import curate.models.graphs.graphset as graphset
 
     graphs = GraphSet.from_atoms([rattled(build_system("Ag3SBr")[0], 0.2, 0), triclinic()])
     batch = graphs.batch([1, 0])

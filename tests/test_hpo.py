@@ -8,9 +8,9 @@ import json
 import pytest
 from gnn_data import labelled_store, strained_frames
 
-from curate.errors import InputError
-from curate.hpo import PAPER_SPACE, trial_grid
+from curate.core.errors import InputError
 from curate.models.checkpoint import load_checkpoint
+from curate.models.hpo import PAPER_SPACE, trial_grid
 
 
 def test_paper_grid_and_seeded_subsets():

@@ -9,8 +9,8 @@ from ase.geometry import get_distances
 from ase.io import write
 
 from curate.calculators import parse_spec
-from curate.diagnostics import pair_statistics
-from curate.relax import relax
+from curate.metrics.thermal import pair_statistics
+from curate.systems.relax import relax
 
 
 @pytest.fixture(autouse=True)

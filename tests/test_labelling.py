@@ -20,8 +20,8 @@ from ase.calculators.emt import EMT
 from ase.io import read
 
 from curate.calculators import parse_spec
-from curate.labelling import label_store
-from curate.labels import Status
+from curate.core.labels import Status
+from curate.labelling.run import label_store
 from curate.samplers import get_sampler
 from curate.store import Store
 
@@ -240,7 +240,7 @@ def test_a_label_set_keeps_its_calculator(cli, copper_store):
 
 @pytest.mark.parametrize("kind, cpu_line", [("slurm", "--cpus-per-task=8"), ("pbs", "ncpus=8")])
 def test_jobqueue_workers_drain_before_the_walltime(kind, cpu_line):
-    from curate.cluster import jobqueue_cluster
+    from curate.core.cluster import jobqueue_cluster
 
     cluster = jobqueue_cluster(kind, workers=4, cores=8, memory="16GB", walltime="02:00:00")
     try:
@@ -253,8 +253,8 @@ def test_jobqueue_workers_drain_before_the_walltime(kind, cpu_line):
 
 
 def test_walltimes_are_parsed_or_refused():
-    from curate.cluster import walltime_seconds
-    from curate.errors import InputError
+    from curate.core.cluster import walltime_seconds
+    from curate.core.errors import InputError
 
     assert walltime_seconds("1-02:00:00") == 26 * 3600
     assert walltime_seconds("00:30:00") == 1800

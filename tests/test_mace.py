@@ -12,8 +12,8 @@ from ase.build import bulk
 from ase.calculators.fd import calculate_numerical_forces
 
 from curate.calculators import build_calculator, parse_spec
-from curate.calculators.labeller import compute_labels
-from curate.labelling import label_store
+from curate.labelling.run import label_store
+from curate.labelling.worker import compute_labels
 from curate.samplers import get_sampler
 from curate.store import Store
 from curate.store.extxyz import export_extxyz

@@ -69,7 +69,7 @@ def test_aimd_frames_carry_their_md_labels(cli, tmp_path, copper_file):
 
 def test_a_frame_temperature_matches_the_thermostat(tmp_path):
     from curate.calculators import parse_spec
-    from curate.md import run_md
+    from curate.samplers.engines.md import run_md
 
     atoms = bulk("Cu", cubic=True).repeat(3)
     trajectory = run_md(

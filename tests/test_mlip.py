@@ -10,7 +10,9 @@ import pytest
 from ase.build import bulk
 from gnn_data import labelled_store, strained_frames
 
-from curate.mlip.selection import (
+from curate.calculators.committee import Disagreement, atom_disagreement
+from curate.core.provenance import Provenance
+from curate.potentials.selection import (
     BELOW,
     CHOSEN,
     KNOWN,
@@ -18,14 +20,7 @@ from curate.mlip.selection import (
     farthest_point_sampling,
     select,
 )
-from curate.mlip.uncertainty import (
-    Calibration,
-    Disagreement,
-    atom_disagreement,
-    calibrate,
-    miscalibration_area,
-)
-from curate.provenance import Provenance
+from curate.potentials.uncertainty import Calibration, calibrate, miscalibration_area
 from curate.store import Store
 
 TINY = [
@@ -72,8 +67,8 @@ def test_disagreement_matches_each_members_own_calculator(committee):
     import mace  # noqa: F401  (first: MACE's own loader settings)
     from mace.calculators import MACECalculator
 
-    from curate.mlip.training import committee_specs
-    from curate.mlip.uncertainty import committee_disagreement
+    from curate.calculators.committee import committee_disagreement
+    from curate.potentials.mace import committee_specs
 
     out, _ = committee
     specs = committee_specs(out)
@@ -97,8 +92,9 @@ def test_disagreement_matches_each_members_own_calculator(committee):
 
 
 def test_calibration_on_held_out_store_frames(committee, copper_store):
-    from curate.mlip.training import committee_specs
-    from curate.mlip.uncertainty import calibrate_on_store, committee_disagreement
+    from curate.calculators.committee import committee_disagreement
+    from curate.potentials.mace import committee_specs
+    from curate.potentials.uncertainty import calibrate_on_store
 
     out, _ = committee
     specs = committee_specs(out)

@@ -7,11 +7,11 @@ import pytest
 import torch
 from gnn_data import strained_frames
 
-from curate.errors import InputError
-from curate.graphs import GraphSet
-from curate.models import MODELS, build_model
+from curate.core.errors import InputError
 from curate.models.checkpoint import load_checkpoint, save_checkpoint
-from curate.systems import build_system
+from curate.models.graphs import GraphSet
+from curate.models.networks import MODELS, build_model
+from curate.systems.builtin import build_system
 
 CUTOFF = 4.0
 
@@ -79,7 +79,7 @@ def test_fast_path_equals_edge_messages(name):
 
 
 def test_compiled_pair_convolution_equals_tensor_operations():
-    from curate.models.schnet import PairConvolution, pair_convolution
+    from curate.models.networks.schnet import PairConvolution, pair_convolution
 
     frames = [build_system("Ag3SBr")[0], strained_frames("Cu", 1, seed=1)[0]]
     b = GraphSet.from_atoms(frames, CUTOFF).batch([1, 0])

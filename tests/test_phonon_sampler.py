@@ -8,9 +8,9 @@ from ase import Atoms
 from ase.units import _amu, _k
 
 from curate.calculators import parse_spec
-from curate.errors import InputError
-from curate.phonons import gamma_frequencies, harmonic_force_constants
+from curate.core.errors import InputError
 from curate.samplers import get_sampler
+from curate.samplers.engines.force_constants import gamma_frequencies, harmonic_force_constants
 
 T = 300.0
 
@@ -29,7 +29,7 @@ def cu3au(repeat: int = 2) -> Atoms:
         cell=np.eye(3) * a,
         pbc=True,
     )
-    from curate.relax import relax
+    from curate.systems.relax import relax
 
     return relax(cell, parse_spec("emt")).repeat(repeat)
 
@@ -88,7 +88,9 @@ def test_quantum_exceeds_classical_at_low_temperature():
 def test_force_constants_are_cached_with_their_cost(monkeypatch):
     reference = cu3au(1)
     first = harmonic_force_constants(reference, parse_spec("emt"))
-    monkeypatch.setattr("curate.phonons.build_calculator", lambda spec: 1 / 0)
+    monkeypatch.setattr(
+        "curate.samplers.engines.force_constants.build_calculator", lambda spec: 1 / 0
+    )
     again = harmonic_force_constants(reference, parse_spec("emt"))
     assert again.cached and not first.cached and again.calls == first.calls
     assert np.allclose(again.phonon.force_constants, first.phonon.force_constants)
@@ -135,7 +137,7 @@ def per_species_msd(frames, reference) -> dict[str, float]:
 def test_renormalized_sampling_reproduces_md_displacements():
     """Effective force constants fitted to MD at T give MD's per-species ⟨u²⟩ (checked against
     an independent MD run with another seed)."""
-    from curate.md import run_md
+    from curate.samplers.engines.md import run_md
 
     reference = cu3au()
     params = {"temperature": 600.0, "statistics": "classical", "calculator": "emt"}
@@ -165,8 +167,8 @@ def test_renormalization_stabilises_ag3sbr_with_the_default_oracle():
     MD run's (5.6 ps; with 8 S and 8 Br atoms its own per-species estimate moves by ~10 %)."""
     from ase.geometry import find_mic
 
-    from curate.md import run_md
-    from curate.systems import build_system
+    from curate.samplers.engines.md import run_md
+    from curate.systems.builtin import build_system
 
     reference, _ = build_system("Ag3SBr")
     params = {"temperature": 300.0, "statistics": "classical"}  # like the MD it is checked on
@@ -227,7 +229,7 @@ def test_self_consistent_refit_converges_near_harmonic_on_a_stable_crystal():
     assert meta["self_consistent_converged"] and 1 <= meta["self_consistent_iterations"] <= 6
     assert meta["cost"]["self_consistent_calls"] == 20 * meta["self_consistent_iterations"]
     # EMT Cu3Au is nearly harmonic at 300 K: the effective spectrum stays close to the harmonic.
-    from curate.phonons import self_consistent_force_constants
+    from curate.samplers.engines.force_constants import self_consistent_force_constants
 
     harmonic = harmonic_force_constants(reference, parse_spec("emt"))
     effective = self_consistent_force_constants(

@@ -21,7 +21,7 @@ from curate.pipelines.runner import (
     run_recipe,
 )
 
-from curate.errors import InputError, StoreLockedError
+from curate.core.errors import InputError, StoreLockedError
 from curate.store import Store
 
 
@@ -340,11 +340,11 @@ def test_only_a_larger_n_keeps_a_set_clean():
 
 
 def test_a_campaign_resumes_and_reruns_only_what_changed(cli, tmp_path, cu3au_file, monkeypatch):
-    import curate.sampling
+    import curate.samplers.batch
 
     out = tmp_path / "campaign"
     recipe = tiny_recipe(cu3au_file)
-    real = curate.sampling.sample_system
+    real = curate.samplers.batch.sample_system
 
     def stopping(*args, **kwargs):
         batch = real(*args, **kwargs)
@@ -356,7 +356,7 @@ def test_a_campaign_resumes_and_reruns_only_what_changed(cli, tmp_path, cu3au_fi
         )
 
     # A sampler that stops early keeps its frames and fails the step, which is not recorded.
-    monkeypatch.setattr(curate.sampling, "sample_system", stopping)
+    monkeypatch.setattr(curate.samplers.batch, "sample_system", stopping)
     with pytest.raises(StepError, match=r"^step sample:random: MD blew up at step 9; kept the 2"):
         run_recipe(recipe, out, reporter=Reporter())
     monkeypatch.undo()
@@ -409,7 +409,7 @@ def test_a_campaign_resumes_and_reruns_only_what_changed(cli, tmp_path, cu3au_fi
 
     # Adding the comparison runs it alone, with the recipe's settings, the oracle's label set,
     # the reference store and the diversity report already made.
-    import curate.comparison
+    import curate.compare.run
 
     calls = []
 
@@ -419,7 +419,7 @@ def test_a_campaign_resumes_and_reruns_only_what_changed(cli, tmp_path, cu3au_fi
         (out_dir / "report.json").write_text("{}")
         return {}
 
-    monkeypatch.setattr(curate.comparison, "compare", fake_compare)
+    monkeypatch.setattr(curate.compare.run, "compare", fake_compare)
     recipe["compare"] = {"targets": ["energy_per_atom"], "sizes": [3, 4], "seeds": 1, "lr": 0.01}
     compared = run_recipe(recipe, out, workers=1, reporter=Reporter())
     assert [s["name"] for s in compared["steps"] if s["status"] == "done"] == ["compare"]

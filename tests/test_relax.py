@@ -9,11 +9,11 @@ from ase.calculators.emt import EMT
 from ase.eos import EquationOfState
 from ase.io import write
 
-import curate.relax
+import curate.systems.relax
 from curate.calculators import parse_spec
-from curate.errors import InputError
-from curate.relax import relaxed_system
-from curate.systems import build_system, lattice_constant, reference_cell
+from curate.core.errors import InputError
+from curate.systems.builtin import build_system, lattice_constant, reference_cell
+from curate.systems.relax import relaxed_system
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,7 @@ def test_relaxed_structures_are_cached(tmp_path, monkeypatch):
     def no_calculator(spec):
         raise AssertionError("the cache was not used")
 
-    monkeypatch.setattr(curate.relax, "build_calculator", no_calculator)
+    monkeypatch.setattr(curate.systems.relax, "build_calculator", no_calculator)
     again = relaxed_system(atoms, system, parse_spec("emt"))
     assert np.array_equal(again.positions, first.positions)
     assert np.array_equal(again.cell.array, first.cell.array)

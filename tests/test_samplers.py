@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from curate.errors import InputError
+from curate.core.errors import InputError
+from curate.core.identity import atoms_uid
 from curate.samplers import SAMPLERS, get_sampler
-from curate.sampling import sample_system
-from curate.store.uid import atoms_uid
-from curate.systems import build_system
+from curate.samplers.batch import sample_system
+from curate.systems.builtin import build_system
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_provenance_records_how_the_system_was_built():
 def test_mc_rattle_keeps_atoms_apart_where_uniform_displacements_do_not(reference):
     """At the same RMS displacement, MC rattle keeps every nearest-neighbour distance within a
     couple of acceptance widths of d_min; uniform random displacements do not."""
-    from curate.samplers.mc_rattle import shortest_distance
+    from curate.core.geometry import shortest_distance
 
     rattled, provenance = get_sampler("mc-rattle", {"std": 0.12, "iterations": 10}).sample(
         reference, 20, seed=1

@@ -15,11 +15,11 @@ from ase import Atoms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curate.errors import InputError, StoreError, StoreLockedError
-from curate.labels import EV_PER_A3_TO_GPA, LabelResult, Status
-from curate.provenance import Provenance
+from curate.core.errors import InputError, StoreError, StoreLockedError
+from curate.core.identity import atoms_uid
+from curate.core.labels import EV_PER_A3_TO_GPA, LabelResult, Status
+from curate.core.provenance import Provenance
 from curate.store import Store
-from curate.store.uid import atoms_uid
 
 
 def make_frames(rng: np.random.Generator, sizes: list[int]) -> list[Atoms]:

@@ -8,8 +8,8 @@ import numpy as np
 from gnn_data import labelled_store, strained_frames
 
 from curate.calculators import parse_spec
-from curate.labelling import label_store
-from curate.labels import LabelResult, Status
+from curate.core.labels import LabelResult, Status
+from curate.labelling.run import label_store
 from curate.store import Store
 from curate.store.transfer import copy_frames
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from ase.io import write
 
-from curate.errors import InputError
-from curate.systems import antiperovskite, build_system, lattice_constant, reference_cell
+from curate.core.errors import InputError
+from curate.systems.builtin import antiperovskite, build_system, lattice_constant, reference_cell
 
 
 def test_ag3sbr_supercell_composition_and_size():

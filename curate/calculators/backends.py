@@ -14,7 +14,7 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 
 from curate.calculators.spec import CalculatorSpec
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 PACKAGES = {
     "chgnet": ("chgnet", "chgnet"),
@@ -74,7 +74,7 @@ def build_calculator(spec: CalculatorSpec) -> Calculator:
     """A live calculator for ``spec``. Anything the backend prints goes to stderr."""
     require_backend(spec)
     if spec.kind in ("chgnet", "mace"):
-        from curate.cluster import apply_worker_threads
+        from curate.core.cluster import apply_worker_threads
 
         apply_worker_threads()
     with contextlib.redirect_stdout(sys.stderr):
@@ -122,3 +122,20 @@ def _build(spec: CalculatorSpec) -> Calculator:
             module_name, _, cls = spec.target.rpartition(".")
             return getattr(importlib.import_module(module_name), cls)(**kwargs)
     raise InputError(f"no backend for '{spec.text}'")
+
+
+_CACHE: dict[str, Calculator] = {}
+"""Live calculators of this process, by canonical spec: built once per worker."""
+
+
+def cached_calculator(spec: CalculatorSpec) -> Calculator:
+    """The live calculator of ``spec`` in this process, built on first use."""
+    key = spec.canonical()
+    if key not in _CACHE:
+        _CACHE[key] = build_calculator(spec)
+    return _CACHE[key]
+
+
+def forget_calculator(spec: CalculatorSpec) -> None:
+    """Drop this process's live calculator of ``spec`` (a failed one may keep a broken state)."""
+    _CACHE.pop(spec.canonical(), None)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 Kind = Literal["chgnet", "emt", "gpaw", "mace", "ase"]
 SIMPLE: tuple[Kind, ...] = ("chgnet", "emt", "gpaw")

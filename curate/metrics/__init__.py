@@ -2,10 +2,10 @@
 
 from curate.metrics.autocorrelation import IntegratedTime, autocorrelation, integrated_time
 from curate.metrics.descriptors import DescriptorSettings, Environments, environments
+from curate.metrics.diversity import DiversitySettings, diversity_report
 from curate.metrics.information import Coverage, Information, coverage, information, novelty
 from curate.metrics.kernels import nearest_neighbour_similarity, structure_kernel
 from curate.metrics.physicality import beyond_thermal, contact_scan
-from curate.metrics.report import DiversitySettings, diversity_report
 from curate.metrics.trajectories import ordered_runs, rms_displacement, run_correlation
 from curate.metrics.vendi import vendi_score
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 WINDOW_FACTOR = 5.0
 RELIABLE_LENGTH = 50.0

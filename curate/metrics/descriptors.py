@@ -15,7 +15,7 @@ from importlib.metadata import version
 import numpy as np
 from ase import Atoms
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 DEFAULT_K = 32
 DEFAULT_CUTOFF = 5.0

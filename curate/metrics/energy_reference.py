@@ -12,7 +12,7 @@ import numpy as np
 from ase import Atoms
 
 from curate.calculators import CalculatorSpec, build_calculator, parse_spec
-from curate.errors import CurateError
+from curate.core.errors import CurateError
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def energy_references(
 def relaxed_energy(frames: Sequence[Atoms], label_spec: str | None) -> float | None:
     """Energy per atom of the relaxed structure all ``frames`` derive from, computed with the
     labels' calculator, or None when the frames do not share one relaxed with that calculator."""
-    from curate.relax import relaxed_system
-    from curate.systems import SystemSpec, build_system
+    from curate.systems.builtin import SystemSpec, build_system
+    from curate.systems.relax import relaxed_system
 
     if label_spec is None:
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 DEFAULT_BANDWIDTH = 0.015
 """Å⁻¹; QUESTS's default for its descriptor."""

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
-from ase.neighborlist import neighbor_list
 from ase.units import kB
 
-from curate.errors import InputError
+from curate.core.errors import InputError
+from curate.core.geometry import NeighborFinder, contact_limits
 
 DEFAULT_CONTACT_FRACTION = 0.75
 """A pair closer than this share of the sum of its covalent radii is a close contact (bonded
@@ -33,11 +33,12 @@ def contact_scan(
     shortest = np.full(len(frames), np.nan)
     close = np.zeros(len(frames), dtype=bool)
     for k, atoms in enumerate(frames):
-        radii = covalent_radii[atoms.numbers]
-        i, j, d = neighbor_list("ijd", atoms, SEARCH_FACTOR * 2 * radii.max())
+        reach = SEARCH_FACTOR * 2 * covalent_radii[atoms.numbers].max()
+        i, j, _, d = NeighborFinder(reach)(atoms.positions, atoms.cell.array, atoms.pbc)
         if len(d):
+            limits = contact_limits(atoms.numbers, fraction)
             shortest[k] = d.min()
-            close[k] = bool((d < fraction * (radii[i] + radii[j])).any())
+            close[k] = bool((d < limits[atoms.numbers[i], atoms.numbers[j]]).any())
     return shortest, close
 
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 EIGENVALUE_FLOOR = 1e-12
 """Eigenvalues below this are roundoff of a positive semi-definite kernel, not weight."""

@@ -4,15 +4,15 @@ target and its training-split scaling, the training config and split, metrics), 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from curate import __version__
-from curate.errors import InputError
-from curate.models import PropertyModel, build_model
+from curate.core.errors import InputError
+from curate.core.files import atomic_write
+from curate.models.networks import PropertyModel, build_model
 
 FORMAT = "curate-model"
 VERSION = 1
@@ -25,9 +25,7 @@ def save_checkpoint(path: str | Path, model: PropertyModel, record: dict[str, An
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "version": VERSION, "curate": __version__, **record}
-    tmp = path.with_name(f".{path.name}.partial")
-    torch.save({**payload, "state_dict": state}, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save({**payload, "state_dict": state}, tmp))
 
 
 def load_checkpoint(

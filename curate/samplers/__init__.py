@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 from curate.samplers.base import Sampler, SamplerParams
 from curate.samplers.mc_rattle import MCRattle
 from curate.samplers.molecular_dynamics import MLIPMolecularDynamics, MolecularDynamics

@@ -10,8 +10,8 @@ import numpy as np
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from curate.errors import CurateError, InputError
-from curate.provenance import Provenance
+from curate.core.errors import CurateError, InputError
+from curate.core.provenance import Provenance
 
 
 class SamplingStopped(CurateError):

@@ -14,9 +14,10 @@ from ase import Atoms
 from ase.geometry import get_distances
 from pydantic import Field
 
-from curate.provenance import Provenance
+from curate.core.geometry import shortest_distance
+from curate.core.identity import atoms_uid
+from curate.core.provenance import Provenance
 from curate.samplers.base import Sampler, SamplerParams, displaced
-from curate.store.uid import atoms_uid
 
 
 class MCRattleParams(SamplerParams):
@@ -64,13 +65,6 @@ class MCRattle(Sampler):
                 )
             )
         return frames, provenance
-
-
-def shortest_distance(atoms: Atoms) -> float:
-    """Shortest interatomic distance, periodic images included."""
-    _, d = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    d[np.diag_indices_from(d)] = np.inf
-    return float(d.min())
 
 
 def rattle(

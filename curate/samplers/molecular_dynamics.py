@@ -15,11 +15,11 @@ from ase import Atoms
 from pydantic import Field, PositiveFloat, field_validator
 
 from curate.calculators import parse_spec
-from curate.md import MDBlowUp, Trajectory, run_md
-from curate.mlip.uncertainty import Disagreement, committee_forces
-from curate.provenance import Provenance
+from curate.calculators.committee import Disagreement, committee_forces
+from curate.core.identity import atoms_uid
+from curate.core.provenance import Provenance
 from curate.samplers.base import Sampler, SamplerParams, SamplingStopped, derived_seed
-from curate.store.uid import atoms_uid
+from curate.samplers.engines.md import MDBlowUp, Trajectory, run_md
 
 
 def _comma_list(value: object) -> object:

@@ -15,19 +15,13 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from ase import Atoms
-from ase.geometry import get_distances
 from pydantic import Field
 
 from curate.calculators import parse_spec
-from curate.errors import InputError
-from curate.md import MDBlowUp, run_md
-from curate.phonons import (
-    gamma_frequencies,
-    harmonic_force_constants,
-    renormalized_force_constants,
-    self_consistent_force_constants,
-)
-from curate.provenance import Provenance
+from curate.core.errors import InputError
+from curate.core.geometry import NeighborFinder, contact_limits
+from curate.core.identity import atoms_uid
+from curate.core.provenance import Provenance
 from curate.samplers.base import (
     Sampler,
     SamplerParams,
@@ -35,7 +29,13 @@ from curate.samplers.base import (
     derived_seed,
     displaced,
 )
-from curate.store.uid import atoms_uid
+from curate.samplers.engines.force_constants import (
+    gamma_frequencies,
+    harmonic_force_constants,
+    renormalized_force_constants,
+    self_consistent_force_constants,
+)
+from curate.samplers.engines.md import MDBlowUp, run_md
 
 CUTOFF_THZ = 0.01
 """Modes below this |frequency| (the Γ acoustic modes) are not sampled."""
@@ -210,33 +210,13 @@ class PhononDisplacements(Sampler):
         }
 
 
-def contact_limits(reference: Atoms, fraction: float) -> np.ndarray:
-    """Per species pair (by atomic number), ``fraction`` of where their wall is: their shortest
-    distance in the reference, or the sum of their covalent radii where that is shorter (pairs
-    not in contact in the ideal structure, like Ag–Ag in Ag3SBr, come that close in MD)."""
-    from ase.data import covalent_radii
-
-    _, d = get_distances(reference.positions, cell=reference.cell, pbc=reference.pbc)
-    np.fill_diagonal(d, np.inf)
-    z = reference.numbers
-    limits = np.zeros((z.max() + 1, z.max() + 1))
-    for a in np.unique(z):
-        for b in np.unique(z):
-            pair = d[np.ix_(z == a, z == b)]
-            contact = covalent_radii[a] + covalent_radii[b]
-            limits[a, b] = fraction * min(pair[np.isfinite(pair)].min(initial=contact), contact)
-    return limits
-
-
 class ContactCheck:
     """Whether a displacement field brings any pair of ``reference`` under its species' limit
-    (:func:`contact_limits`); one neighbour search reused across frames."""
+    (:func:`curate.core.geometry.contact_limits`); one neighbour search reused across frames."""
 
     def __init__(self, reference: Atoms, fraction: float):
-        from curate.graphs.neighbors import NeighborFinder
-
         self.reference = reference
-        self.limits = contact_limits(reference, fraction)
+        self.limits = contact_limits(reference.numbers, fraction, reference)
         cutoff = float(self.limits.max())
         self.finder = NeighborFinder(cutoff) if cutoff > 0 else None
 

@@ -8,9 +8,9 @@ import numpy as np
 from ase import Atoms
 from pydantic import field_validator, model_validator
 
-from curate.provenance import Provenance
+from curate.core.identity import atoms_uid
+from curate.core.provenance import Provenance
 from curate.samplers.base import Sampler, SamplerParams, displaced
-from curate.store.uid import atoms_uid
 
 
 class RandomParams(SamplerParams):

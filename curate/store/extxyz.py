@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from curate.errors import InputError
-from curate.labels import PER_FRAME, REF_KEYS, LabelResult, Status
-from curate.provenance import Provenance
+from curate.core.errors import InputError
+from curate.core.labels import PER_FRAME, REF_KEYS, LabelResult, Status
+from curate.core.provenance import Provenance
 from curate.store.zarr_store import Store
-from curate.structures import DEFAULT_MIN_DISTANCE, check_frames, read_structures
+from curate.systems.structures import DEFAULT_MIN_DISTANCE, check_frames, read_structures
 
 PROVENANCE_KEYS = ("system", "params", "seed", "parent", "temperature", "round")
 

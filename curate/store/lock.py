@@ -10,7 +10,7 @@ import os
 import socket
 from pathlib import Path
 
-from curate.errors import StoreLockedError
+from curate.core.errors import StoreLockedError
 
 LOCK_NAME = "writer.lock"
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from curate.labels import PER_ATOM, LabelResult, Status
-from curate.provenance import Provenance
+from curate.core.labels import PER_ATOM, LabelResult, Status
+from curate.core.provenance import Provenance
 from curate.store.zarr_store import Store
 
 

@@ -22,8 +22,9 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from curate import __version__
-from curate.errors import InputError, StoreError
-from curate.labels import (
+from curate.core.errors import InputError, StoreError
+from curate.core.identity import content_uid
+from curate.core.labels import (
     PER_ATOM,
     REF_KEYS,
     LabelResult,
@@ -32,9 +33,8 @@ from curate.labels import (
     hydrostatic_stress,
     property_shape,
 )
-from curate.provenance import Provenance
+from curate.core.provenance import Provenance
 from curate.store.lock import WriterLock
-from curate.store.uid import content_uid
 
 FORMAT = "curate-atoms"
 VERSION = "1.0"

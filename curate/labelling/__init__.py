@@ -1,0 +1,2 @@
+"""Labelling a store: the worker side (frames in, one result per frame out) and the run on Dask
+that streams results into the store."""

@@ -1,7 +1,0 @@
-"""Machine-learned interatomic potentials for active learning: MACE committees
-(:mod:`curate.mlip.training`), their force disagreement and its calibration
-(:mod:`curate.mlip.uncertainty`), and the choice of frames to label (:mod:`curate.mlip.selection`).
-
-Nothing here imports MACE at module level: ``import mace`` changes how the whole process loads
-torch files, so MACE runs in subprocesses or behind calculator specs.
-"""

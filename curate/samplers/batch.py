@@ -1,0 +1,124 @@
+"""Drawing a checked batch of configurations from a system with a registered sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ase import Atoms
+
+from curate.calculators import CalculatorSpec, parse_spec
+from curate.core.errors import InputError
+from curate.core.labels import LabelResult, Status
+from curate.core.provenance import Provenance
+from curate.samplers import get_sampler
+from curate.samplers.base import SamplingStopped
+from curate.store import AppendResult, Store
+from curate.store.label_sets import check_label_set, create_label_set
+from curate.systems.builtin import build_system
+from curate.systems.relax import relaxed_system
+from curate.systems.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
+
+
+@dataclass
+class SampleBatch:
+    """Frames ready to append, their provenance, and how many have atoms closer than the
+    minimum distance (only non-zero when close contacts were allowed)."""
+
+    frames: list[Atoms]
+    provenance: list[Provenance]
+    n_close: int
+    labels_from: CalculatorSpec | None = None
+    """The calculator whose energies/forces/stress the frames carry (MD schemes)."""
+    stopped: str | None = None
+    """Why the sampler stopped early (the frames are those it made before), or None."""
+
+
+def sample_system(
+    system: str | Path,
+    scheme: str,
+    n: int,
+    seed: int,
+    params: Mapping[str, Any] | None = None,
+    *,
+    supercell: int | None = None,
+    br_fraction: float = 0.5,
+    occupation_seed: int = 0,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
+    allow_close: bool = False,
+    relax_with: CalculatorSpec | None = None,
+) -> SampleBatch:
+    """Build ``system`` (relaxed with ``relax_with`` if given), draw ``n`` frames with ``scheme``
+    and check every one of them. A sampler that stops early (MD blowing up) gives the frames it
+    made before, with the reason in ``stopped``.
+
+    A frame with atoms closer than ``min_distance`` is refused (InputError) unless
+    ``allow_close``, in which case it is kept and counted.
+    """
+    if n < 1:
+        raise InputError(f"-n must be at least 1, got {n}")
+    if seed < 0:
+        raise InputError(f"--seed must be non-negative, got {seed}")
+    sampler = get_sampler(scheme, params)
+    reference, spec = build_system(system, supercell, br_fraction, occupation_seed)
+    check_atoms(reference, min_distance=min_distance, label=f"system {spec.name}")
+    if relax_with is not None:
+        reference = relaxed_system(reference, spec, relax_with)
+        spec = replace(spec, relaxed_with=relax_with.text)
+    stopped = None
+    try:
+        frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
+    except SamplingStopped as exc:
+        frames, provenance, stopped = exc.frames, exc.provenance, str(exc)
+    n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
+    provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
+    labels_from = getattr(sampler, "labels_from", None)
+    return SampleBatch(
+        frames, provenance, n_close, parse_spec(labels_from) if labels_from else None, stopped
+    )
+
+
+def append_batch(store: Store, batch: SampleBatch) -> AppendResult:
+    """Append a batch; labels the frames carry go into their calculator's label set."""
+    added = store.append(batch.frames, batch.provenance)
+    spec = batch.labels_from
+    if spec is None or not len(added.indices):
+        return added
+    name = spec.default_label_set
+    if not check_label_set(store, spec, name):
+        create_label_set(store, spec, name)
+    results = []
+    for index, k in zip(added.indices, added.kept, strict=True):
+        carried = batch.frames[k].calc.results
+        values = {p: carried[p] for p in ("energy", "forces", "stress") if p in carried}
+        results.append(LabelResult(int(index), Status.OK, values))
+    store.write_labels(name, results)
+    return added
+
+
+def rebuild_reference(provenance: Provenance) -> Atoms:
+    """The reference structure a frame was sampled from, built again from its provenance
+    (relaxation from the cache when there); checked against the frame's parent uid."""
+    from curate.core.identity import atoms_uid
+
+    recorded = dict(provenance.params.get("system", {}))
+    if not recorded:
+        raise InputError(f"frames of scheme '{provenance.scheme}' do not record their system")
+    relaxed_with = recorded.pop("relaxed_with", None)
+    name = recorded.get("source") or recorded["name"]
+    reference, spec = build_system(
+        name,
+        recorded["supercell"],
+        recorded.get("br_fraction", 0.5),
+        recorded.get("occupation_seed", 0),
+    )
+    if relaxed_with is not None:
+        reference = relaxed_system(reference, spec, parse_spec(relaxed_with))
+    if provenance.parent and atoms_uid(reference) != provenance.parent:
+        raise InputError(
+            f"system '{spec.name}' built again does not match the frames' parent structure "
+            "(its file or cached relaxation changed)"
+        )
+    return reference

@@ -1,0 +1,1 @@
+"""The engines behind the thermal samplers: molecular dynamics and phonopy force constants."""

@@ -1,0 +1,1 @@
+"""Systems: the built-in antiperovskites, reading and checking structure files, relaxation."""
