@@ -21,9 +21,9 @@ from report import write_report
 from curate.calculators import parse_spec
 from curate.labelling.run import label_store
 from curate.potentials.active import PHASES, ActiveSettings, run_active
-from curate.potentials.mace import MACESettings
-from curate.samplers.batch import append_batch, sample_system
-from curate.store import Store
+from curate.potentials.settings import MACESettings
+from curate.samplers.batch import sample_into_store
+from curate.samplers.settings import SampleSettings
 
 
 def main() -> None:
@@ -45,9 +45,10 @@ def main() -> None:
 
             system = tmp / "Cu.xyz"
             write(system, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
-        batch = sample_system(system, "random", args.frames, seed=1, params={"amplitude": 0.1})
-        with Store.create(tmp / "S.zarr") as store:
-            append_batch(store, batch)
+        drawn = SampleSettings(
+            system=str(system), scheme="random", n=args.frames, seed=1, params={"amplitude": 0.1}
+        )
+        sample_into_store(tmp / "S.zarr", drawn)
         label_store(tmp / "S.zarr", oracle, client_options={"workers": 2})
         settings = ActiveSettings(
             temperatures=(300.0, 600.0),

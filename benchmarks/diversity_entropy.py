@@ -34,7 +34,7 @@ BANDWIDTH = 0.015
 
 
 def frames(n_environments: int) -> list:
-    from curate.samplers import get_sampler
+    from curate.samplers.registry import get_sampler
     from curate.systems.builtin import build_system
 
     reference, _ = build_system("Ag3SBr")
@@ -62,7 +62,9 @@ def numpy_entropy(x: np.ndarray, h: float, block: int = 2000) -> float:
 def worker(n_environments: int, full: bool) -> dict:
     """Timings in this process: the first (tiny) call, then the full set if asked."""
     start = time.perf_counter()
-    from curate.metrics import DescriptorSettings, environments, information
+    from curate.metrics.descriptors import environments
+    from curate.metrics.information import information
+    from curate.metrics.settings import DescriptorSettings
 
     import_s = time.perf_counter() - start
     data = frames(n_environments if full else ATOMS_PER_FRAME)

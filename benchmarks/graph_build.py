@@ -37,7 +37,7 @@ from torch_geometric.data import Data
 
 from curate.models.graphs import GraphSet, NeighborFinder
 from curate.models.graphs.features import element_features, node_features
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.systems.builtin import build_system
 
 CUTOFF = 5.5

@@ -38,7 +38,7 @@ from ase.build import bulk
 from report import write_report
 
 from curate.core.cluster import local_cores
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.store import Store
 from curate.systems.builtin import build_system
 

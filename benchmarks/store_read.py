@@ -29,7 +29,7 @@ from report import write_report
 from rich.progress import track
 
 from curate.core.labels import LabelResult, Status
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.store import Store
 from curate.store.extxyz import export_extxyz
 from curate.systems.builtin import build_system

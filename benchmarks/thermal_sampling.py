@@ -31,12 +31,12 @@ from report import write_report
 
 from curate.calculators import parse_spec
 from curate.calculators.backends import cached_calculator
-from curate.samplers import get_sampler
 from curate.samplers.engines.force_constants import (
     harmonic_force_constants,
     renormalized_force_constants,
 )
 from curate.samplers.engines.md import run_md
+from curate.samplers.registry import get_sampler
 from curate.systems.builtin import build_system
 
 

@@ -26,7 +26,7 @@ from torch_geometric.loader import DataLoader
 
 from curate.models.graphs import GraphSet
 from curate.models.networks import build_model, model_defaults
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.systems.builtin import build_system
 
 BATCH = 128

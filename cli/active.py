@@ -52,10 +52,11 @@ def command(
     until the budget is spent or fresh MD stays below --target-error. Re-run the same command to
     resume a killed loop in the round and phase it was in."""
     from curate.calculators import parse_spec
-    from curate.potentials.active import ActiveSettings, run_active
-    from curate.potentials.mace import MACESettings
+    from curate.potentials.active import run_active
+    from curate.potentials.settings import ActiveSettings
 
-    settings = ActiveSettings(
+    settings = ActiveSettings.build(
+        "curate active",
         temperatures=tuple(parse_list(temperatures, float, "--temperatures") or ()),
         budget=budget,
         batch=batch,
@@ -70,7 +71,7 @@ def command(
         max_rounds=max_rounds,
         system=system,
         seed=seed,
-        mace=MACESettings(epochs=epochs, channels=channels),
+        mace={"epochs": epochs, "channels": channels},
     )
     result = run_active(
         store, out, parse_spec(oracle), settings, {"workers": workers}, lambda m: log(m)

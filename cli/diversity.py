@@ -46,10 +46,12 @@ def command(
     json_: Json = False,
 ) -> None:
     """Entropy, diversity, Vendi score, coverage, correlation and physicality of each group."""
-    from curate.metrics import DescriptorSettings, DiversitySettings, diversity_report
+    from curate.metrics.diversity import diversity_report
+    from curate.metrics.settings import DiversitySettings
 
-    settings = DiversitySettings(
-        descriptor=DescriptorSettings(k=k, cutoff=cutoff),
+    settings = DiversitySettings.build(
+        "curate diversity",
+        descriptor={"k": k, "cutoff": cutoff},
         bandwidth=bandwidth,
         q=q,
         contact_fraction=contact,

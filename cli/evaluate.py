@@ -32,8 +32,8 @@ def command(
     json_: Json = False,
 ) -> None:
     """MAE, RMSE and R² of MODEL on every ok frame of DATA, and a density-coloured parity plot."""
+    from curate.core.devices import resolve_device
     from curate.models.evaluate import evaluate
-    from curate.models.train import resolve_device
 
     set_threads(threads)
     plot = plot or model.with_name(f"{model.stem}-{data.stem}.png")

@@ -75,7 +75,7 @@ def command(
     from curate.models.checkpoint import save_checkpoint
     from curate.models.hpo import PAPER_SPACE, search, trial_grid, violin_plot
     from curate.models.networks import build_model
-    from curate.models.train import TrainConfig
+    from curate.models.settings import TrainConfig
 
     chosen = {
         "model": parse_list(models, str, "--models"),
@@ -87,7 +87,8 @@ def command(
     for name in space["model"]:
         build_model(name)  # unknown names fail here, before any worker starts
     trials = trial_grid(space, max_trials, seed)
-    base = TrainConfig(
+    base = TrainConfig.build(
+        "curate hpo",
         target=target,
         label_set=label_set,
         batch_size=batch_size,

@@ -53,22 +53,23 @@ def command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from curate.calculators import parse_spec
-    from curate.core.errors import InputError
     from curate.labelling.run import label_store
+    from curate.labelling.settings import LabelSettings
 
-    if cluster not in ("local", "slurm", "pbs"):
-        raise InputError(f"unknown --cluster '{cluster}' (local, slurm or pbs)")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1, got {workers}")
+    settings = LabelSettings.build(
+        "curate label",
+        workers=workers,
+        scheduler=scheduler,
+        cluster=cluster,
+        cluster_cores=cluster_cores,
+        cluster_memory=cluster_memory,
+        walltime=walltime,
+        label_set=label_set,
+        retry_failed=retry_failed,
+        batch_size=batch_size,
+    )
     spec = parse_spec(calculator, kwargs)
-    options = {
-        "workers": workers,
-        "scheduler": scheduler,
-        "cluster": cluster,
-        "cluster_cores": cluster_cores,
-        "cluster_memory": cluster_memory,
-        "walltime": walltime,
-    }
+    options = settings.client_options(settings.workers)
     columns = (
         TextColumn("labelling"),
         BarColumn(),

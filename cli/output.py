@@ -24,3 +24,22 @@ def emit(payload: dict[str, Any], as_json: bool, render: Callable[[Console], Non
 def log(message: str) -> None:
     """A progress or warning line on stderr."""
     stderr.print(message)
+
+
+def key_values(items: list[str]) -> dict[str, Any]:
+    """``["k=v", ...]`` → ``{k: v}`` with each value read as YAML (``3`` → 3, ``[1, 2]`` → a
+    list, ``a`` → ``"a"``)."""
+    import yaml
+
+    from curate.core.errors import InputError
+
+    found: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param needs KEY=VALUE, got '{item}'")
+        try:
+            found[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise InputError(f"--param {key.strip()}: cannot read the value '{value}'") from None
+    return found

@@ -15,7 +15,7 @@ from curate.cli.options import (
     OutStore,
     Supercell,
 )
-from curate.cli.output import emit, log
+from curate.cli.output import emit, key_values, log
 
 
 def command(
@@ -87,6 +87,13 @@ def command(
     d_min: Annotated[
         float | None, typer.Option(help="mc-rattle: Å (default 85 % of the shortest distance).")
     ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Any parameter of the scheme's own model as KEY=VALUE (YAML value), e.g. "
+            "md_snapshots=120; repeat for more. See docs/samplers.md."
+        ),
+    ] = None,
     supercell: Supercell = None,
     br_fraction: BrFraction = 0.5,
     occupation_seed: OccupationSeed = 0,
@@ -104,14 +111,12 @@ def command(
 ) -> None:
     """Draw N configurations of SYSTEM with SCHEME and append them to the store OUT."""
     from curate.calculators import parse_spec, require_backend
-    from curate.core.errors import InputError
-    from curate.samplers.batch import append_batch, sample_system
-    from curate.store import Store
+    from curate.samplers.batch import sample_into_store
+    from curate.samplers.settings import SampleSettings
 
     relax_with = parse_spec(relax) if relax else None
     if relax_with is not None:
         require_backend(relax_with)
-
     options = {
         "amplitude": amplitude,
         "temperature": temperature,
@@ -131,50 +136,28 @@ def command(
         "d_min": d_min,
     }
     params = {key: value for key, value in options.items() if value is not None}
-    batch = sample_system(
-        system,
-        scheme,
-        n,
-        seed,
-        params,
+    params |= key_values(param or [])
+    settings = SampleSettings.build(
+        "curate sample",
+        system=system,
+        scheme=scheme,
+        n=n,
+        seed=seed,
+        params=params,
         supercell=supercell,
         br_fraction=br_fraction,
         occupation_seed=occupation_seed,
         min_distance=min_distance,
         allow_close=allow_close,
-        relax_with=relax_with,
     )
-    first = batch.provenance[0].params
-    if first.get("n_imaginary") and first.get("imaginary") != "skip":
-        log(
-            f"warning: {first['n_imaginary']} imaginary modes sampled at |ω| "
-            f"(--imaginary {first['imaginary']}): these modes are not thermal"
-        )
-    if batch.n_close:
-        log(f"warning: {batch.n_close} of {n} frames have atoms closer than {min_distance} Å")
-    if batch.stopped and not batch.frames:
-        raise InputError(f"{batch.stopped}; no frame was made")
-    with Store.open_or_create(out) as store:
-        added = append_batch(store, batch)
-        payload = {
-            "store": str(out),
-            "scheme": scheme,
-            "added": len(added.indices),
-            "duplicates": added.n_duplicates,
-            "close_frames": batch.n_close,
-            "n_frames": store.n_frames,
-            "schemes": store.scheme_counts(),
-        }
-    if plot is not None and scheme == "phonon" and batch.frames:
+    outcome = sample_into_store(out, settings, relax_with, log)
+    payload = outcome.as_dict()
+    if plot is not None and scheme == "phonon":
         from curate.samplers.engines.force_constants import plot_sampled_phonons
 
-        figure = plot_sampled_phonons(batch.provenance[0].params, plot / "phonons.png")
+        figure = plot_sampled_phonons(outcome.first_params, plot / "phonons.png")
         payload["figures"] = [str(figure)]
         log(f"wrote {figure}")
-    if batch.stopped:
-        raise InputError(
-            f"{batch.stopped}; kept the {payload['added']} frames made before in {out}"
-        )
 
     def render(console):
         console.print(

@@ -25,8 +25,9 @@ def command(
     json_: Json = False,
 ) -> None:
     """List the built-in systems, or describe one (and write it with --write)."""
+    from curate.core.geometry import shortest_distance
     from curate.systems.builtin import BUILTIN_SYSTEMS, build_system
-    from curate.systems.structures import check_atoms, shortest_distance, write_structure
+    from curate.systems.structures import check_atoms, write_structure
 
     if write is not None and name is None:
         raise InputError("--write needs a system name")

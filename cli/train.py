@@ -116,10 +116,12 @@ def command(
     json_: Json = False,
 ) -> None:
     """Train a property model on the ok frames of STORE; report MAE/RMSE/R² per split."""
-    from curate.models.train import TrainConfig, train
+    from curate.models.settings import TrainConfig
+    from curate.models.train import train
 
     set_threads(threads)
-    config = TrainConfig(
+    config = TrainConfig.build(
+        "curate train",
         target=target,
         model=model,
         label_set=label_set,

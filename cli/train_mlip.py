@@ -69,13 +69,15 @@ def command(
     """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write
     each member and a committee.json (settings, seeds, store commit, split, metrics)."""
     from curate.core.errors import InputError
-    from curate.potentials.mace import MACESettings, train_committee
+    from curate.potentials.mace import train_committee
+    from curate.potentials.settings import MACESettings
 
     if committee < 1:
         raise InputError(f"--committee must be at least 1, got {committee}")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    settings = MACESettings(
+    settings = MACESettings.build(
+        "curate train-mlip",
         channels=channels,
         max_l=max_l,
         interactions=interactions,
@@ -90,7 +92,6 @@ def command(
         dtype=dtype,
         device=device,
     )
-    settings.check()
     with member_progress() as progress:
         result = train_committee(
             store,

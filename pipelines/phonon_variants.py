@@ -43,7 +43,8 @@ def run(
     from curate.calculators import parse_spec
     from curate.labelling.run import label_store
     from curate.metrics.inspection import energy_histogram, inspect_store, reference_report
-    from curate.samplers.batch import append_batch, sample_system
+    from curate.samplers.batch import sample_into_store
+    from curate.samplers.settings import SampleSettings
     from curate.store import Store
 
     spec = parse_spec(calculator)
@@ -54,9 +55,10 @@ def run(
         path = out / f"{name}.zarr"
         params = {"temperature": temperature, "calculator": calculator, **extra}
         with Store.open_or_create(path) as store:
-            if store.n_frames < n:
-                batch = sample_system(system, "phonon", n, seed, params, relax_with=spec)
-                append_batch(store, batch)
+            missing = store.n_frames < n
+        if missing:
+            settings = SampleSettings(system=system, scheme="phonon", n=n, seed=seed, params=params)
+            sample_into_store(path, settings, relax_with=spec)
         label_store(path, spec, client_options={"workers": 1})
         group, _ = inspect_store(path, label_set=spec.default_label_set, reference=reference)
         summary = group.summary

@@ -15,22 +15,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError
 from curate.core.identity import cache_key
+from curate.core.settings import Settings
+from curate.labelling.settings import ClusterSettings
+from curate.metrics.settings import DiversitySettings
+from curate.potentials.settings import ActiveSettings
+from curate.samplers.settings import SampleSettings
 
 BUNDLED = ("quickstart", "paper")
 """Recipes shipped in ``curate.pipelines`` (``<name>.yaml``)."""
-
-DEFAULT_MIN_DISTANCE = 0.5
-"""Å; the same default as ``curate sample --min-distance``."""
-
-
-class Section(BaseModel):
-    """A recipe section: unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def _calculator_mapping(value: object) -> object:
@@ -38,13 +35,13 @@ def _calculator_mapping(value: object) -> object:
     return {"calculator": value} if isinstance(value, str) else value
 
 
-class Calculator(Section):
+class Calculator(Settings):
     """A calculator spec (``chgnet``, ``emt``, ``gpaw``, ``mace:PATH``, ``ase:module.Class``) and
     its keyword arguments. In YAML either ``oracle: chgnet`` or
     ``oracle: {calculator: gpaw, kwargs: {mode: {name: pw, ecut: 500}}}``."""
 
     calculator: str
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = Field({}, description="The calculator's keyword arguments.")
 
     def spec(self):
         from curate.calculators import parse_spec
@@ -52,141 +49,77 @@ class Calculator(Section):
         return parse_spec(self.calculator, self.kwargs)
 
 
-class SampleSet(Section):
-    """One sampling step: ``n`` frames of ``scheme`` with ``seed`` and the sampler's own
-    ``params`` (the fields of its params model: ``amplitude``, ``temperature``, ``stride``,
-    ``equilibration``...). ``system``, ``supercell``, ``br_fraction`` and ``occupation_seed``
-    override the recipe's for this set (mixed compositions in one study). ``name`` (default: the
-    scheme, numbered when a scheme repeats) names the step ``sample:<name>``."""
+class SampleSet(SampleSettings):
+    """One sampling step: the fields of :class:`curate.samplers.settings.SampleSettings`.
+    ``system``, ``supercell``, ``br_fraction`` and ``occupation_seed`` default to the recipe's
+    (mixed compositions in one study). ``name`` (default: the scheme, numbered when a scheme
+    repeats) names the step ``sample:<name>``."""
 
-    scheme: str
-    n: int = Field(ge=1)
-    seed: int = Field(0, ge=0)
-    params: dict[str, Any] = {}
-    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.+-]+$")
-    system: str | None = None
-    supercell: int | None = Field(None, ge=1)
-    br_fraction: float | None = Field(None, ge=0, le=1)
-    occupation_seed: int | None = Field(None, ge=0)
-    min_distance: float = Field(DEFAULT_MIN_DISTANCE, ge=0)
-    allow_close: bool = False
+    system: str | None = Field(None, description="System of this set (default: the recipe's).")
+    br_fraction: float | None = Field(None, ge=0, le=1, description="Ag3SBrI: Br share.")
+    occupation_seed: int | None = Field(None, ge=0, description="Ag3SBrI: occupation seed.")
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.+-]+$", description="Step name (default: the scheme)."
+    )
 
-    def system_args(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`curate.samplers.batch.sample_system` besides the scheme's."""
-        return {
-            "supercell": self.supercell,
-            "br_fraction": self.br_fraction,
-            "occupation_seed": self.occupation_seed,
-            "min_distance": self.min_distance,
-            "allow_close": self.allow_close,
-        }
+    def settings(self) -> SampleSettings:
+        """The sampling run of this set (after :func:`validate_recipe` filled in the system)."""
+        return SampleSettings.model_validate(self.model_dump(exclude={"name"}))
 
 
-class Dask(Section):
-    """Where labelling and training run (as ``curate label``): a local cluster (default), an
-    existing scheduler, or SLURM/PBS jobs through dask-jobqueue."""
-
-    scheduler: str | None = None
-    cluster: Literal["local", "slurm", "pbs"] = "local"
-    cluster_cores: int = Field(1, ge=1)
-    cluster_memory: str = "4GB"
-    walltime: str = "01:00:00"
-
-
-class Diversity(Section):
+class Diversity(DiversitySettings):
     """``curate diversity`` of the sets (grouped ``by`` scheme), with coverage of the reference
-    set when there is one; ``None`` fields take the library's defaults. ``plot`` writes the PCA
-    map next to ``diversity.json``."""
+    set when there is one: the fields of :class:`curate.metrics.settings.DiversitySettings`
+    (``descriptor: {k, cutoff}``, ``bandwidth``, ``q``...). ``plot`` writes the PCA map next to
+    ``diversity.json``."""
 
-    enabled: bool = True
-    by: Literal["scheme", "system", "all"] = "scheme"
-    size: int | None = Field(None, ge=1)
-    repeats: int | None = Field(None, ge=1)
-    seed: int | None = Field(None, ge=0)
-    bandwidth: float | None = Field(None, gt=0)
-    k: int | None = Field(None, ge=2)
-    cutoff: float | None = Field(None, gt=0)
-    q: float | None = Field(None, ge=0)
-    contact_fraction: float | None = Field(None, gt=0)
-    kt_multiple: float | None = Field(None, gt=0)
-    temperature: float | None = Field(None, gt=0)
-    plot: bool = True
+    enabled: bool = Field(True, description="Run the diversity step.")
+    by: Literal["scheme", "system", "all"] = Field("scheme", description="Grouping of frames.")
+    size: int | None = Field(None, ge=1, description="Size-matched subsets (default: smallest).")
+    plot: bool = Field(True, description="Write the PCA map.")
 
-    def settings(self):
-        """The :class:`curate.metrics.DiversitySettings` of this section."""
-        from curate.metrics import DescriptorSettings, DiversitySettings
-
-        given = self.model_dump(exclude_none=True, exclude={"enabled", "by", "size", "plot"})
-        descriptor = {key: given.pop(key) for key in ("k", "cutoff") if key in given}
-        return DiversitySettings(descriptor=DescriptorSettings(**descriptor), **given)
+    def settings(self) -> DiversitySettings:
+        return DiversitySettings.model_validate(
+            self.model_dump(exclude={"enabled", "by", "size", "plot"})
+        )
 
 
-class Compare(Section):
+class Compare(CompareSettings):
     """Learning curves of every scheme: the fields of
-    :class:`curate.compare.run.CompareSettings`; training options left out take its defaults.
-    ``label_set`` defaults to the oracle's label set."""
+    :class:`curate.compare.settings.CompareSettings`. ``label_set`` defaults to the oracle's
+    label set."""
 
-    enabled: bool = True
-    targets: list[str] = []
-    sizes: list[int] = Field(min_length=1)
-    seeds: int = Field(3, ge=1)
-    model: str = "schnet"
-    label_set: str | None = None
-    test_fraction: float | None = Field(None, gt=0, lt=1)
-    val_fraction: float | None = Field(None, gt=0, lt=1)
-    hidden: int | None = Field(None, ge=1)
-    dropout: float | None = Field(None, ge=0, lt=1)
-    lr: float | None = Field(None, gt=0)
-    batch_size: int | None = Field(None, ge=1)
-    max_epochs: int | None = Field(None, ge=1)
-    patience: int | None = Field(None, ge=1)
-    cutoff: float | None = Field(None, gt=0)
-    split_seed: int | None = Field(None, ge=0)
+    enabled: bool = Field(True, description="Run the compare step.")
 
-    def fields(self, default_label_set: str) -> dict[str, Any]:
-        """Keyword arguments of ``CompareSettings`` (lists as tuples, unset options left out)."""
-        given = self.model_dump(exclude_none=True, exclude={"enabled"})
-        given.setdefault("label_set", default_label_set)
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-
-    def settings(self, default_label_set: str):
-        """The :class:`curate.compare.run.CompareSettings` of this section."""
-        from curate.compare.run import CompareSettings
-
-        return CompareSettings(**self.fields(default_label_set))
+    def settings(self, default_label_set: str) -> CompareSettings:
+        """The comparison of this section, on ``default_label_set`` unless it names one."""
+        given = self.model_dump(exclude={"enabled"})
+        given["label_set"] = given["label_set"] or default_label_set
+        return CompareSettings.model_validate(given)
 
 
 ACTIVE_COMMITTEE = "active"
 """``params: {mlip: active}`` of an ``mlip-md`` set: the last committee the active step trained."""
 
 
-class Active(Section):
+class Active(Settings):
     """The active-learning scheme. A small ``seed_set`` is sampled into ``DIR/active.zarr`` and
     labelled by the oracle; ``curate active`` runs on it (records in ``DIR/active/``) with the
-    options in ``loop`` (the fields of :class:`curate.potentials.active.ActiveSettings`; ``mace`` a mapping
-    of MACE settings); then every frame of it joins ``sets.zarr`` with its labels as scheme
-    ``active`` (the seed frames as round 0), so each label is paid once."""
+    options in ``loop`` (:class:`curate.potentials.settings.ActiveSettings`, ``mace`` its
+    :class:`~curate.potentials.settings.MACESettings`); then every frame of it joins
+    ``sets.zarr`` with its labels as scheme ``active`` (the seed frames as round 0), so each
+    label is paid once."""
 
     enabled: bool = True
     seed_set: SampleSet
-    loop: dict[str, Any] = {}
+    loop: ActiveSettings = ActiveSettings()
 
-    def settings(self, system: str | None = None):
-        """The :class:`curate.potentials.active.ActiveSettings` of this section."""
-        from curate.potentials.active import ActiveSettings
-        from curate.potentials.mace import MACESettings
-
-        loop = dict(self.loop)
-        if "temperatures" in loop:
-            loop["temperatures"] = tuple(float(t) for t in loop["temperatures"])
-        try:
-            loop["mace"] = MACESettings(**loop.get("mace", {}))
-            return ActiveSettings(**{"system": system, **loop})
-        except TypeError as exc:
-            raise InputError(str(exc).replace("__init__() ", "")) from None
+    def settings(self, system: str | None = None) -> ActiveSettings:
+        """The loop's settings, with the frames' system recorded."""
+        return self.loop.model_copy(update={"system": system})
 
 
-class Recipe(Section):
+class Recipe(Settings):
     """A whole campaign. Steps, in order: ``sample:<set>`` for every set (into ``sets.zarr``),
     ``reference:<set>`` for every reference set (into ``reference.zarr``), ``label``,
     ``label:reference``, ``diversity`` and ``compare``."""
@@ -199,9 +132,9 @@ class Recipe(Section):
     relax: Calculator | None = None
     oracle: Calculator = Calculator(calculator="chgnet")
     workers: int | None = Field(None, ge=1)
-    dask: Dask = Dask()
+    dask: ClusterSettings = ClusterSettings()
     sets: list[SampleSet] = Field(min_length=1)
-    reference: list[SampleSet] = []
+    reference: list[SampleSet] = Field([], description="Sets every scheme is scored on.")
     active: Active | None = None
     diversity: Diversity = Diversity()
     compare: Compare | None = None
@@ -216,8 +149,9 @@ class Recipe(Section):
         return [value] if isinstance(value, dict) else value
 
     def client_options(self, workers: int | None = None) -> dict[str, Any]:
-        """Options of :func:`curate.core.cluster.dask_client` (``workers`` overrides the recipe's)."""
-        return {"workers": workers or self.workers, **self.dask.model_dump()}
+        """Options of :func:`curate.core.cluster.dask_client` (``workers`` overrides the
+        recipe's)."""
+        return self.dask.client_options(workers or self.workers)
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -345,18 +279,7 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
         seed_set = _resolve(
             recipe.active.seed_set, "active.seed_set", recipe, oracle, folder, built
         )
-        try:
-            recipe.active.settings()
-        except InputError as exc:
-            raise _FieldError("active.loop", str(exc)) from None
         recipe.active = recipe.active.model_copy(update={"seed_set": seed_set})
-    if recipe.diversity.enabled:
-        try:
-            recipe.diversity.settings()
-        except InputError as exc:
-            raise _FieldError("diversity", str(exc)) from None
-    if recipe.compare is not None and recipe.compare.enabled:
-        _check_compare(recipe.compare, oracle.default_label_set)
     return recipe
 
 
@@ -379,7 +302,7 @@ def _resolve(
     """The set with the recipe's system fields filled in, relative structure paths made
     absolute, the oracle as default calculator of schemes that take one, and params checked by
     the sampler's own model."""
-    from curate.samplers import SAMPLERS, get_sampler
+    from curate.samplers.registry import SAMPLERS, get_sampler
     from curate.systems.builtin import BUILTIN_SYSTEMS
 
     if s.scheme not in SAMPLERS:
@@ -461,22 +384,3 @@ def _name_sets(sets: list[SampleSet], where: str) -> None:
         elif any(other.name == s.name for other in sets[:i]):
             raise _FieldError(f"{where}.{i}.name", f"duplicate set name '{s.name}'")
         taken.add(s.name)
-
-
-def _check_compare(section: Compare, default_label_set: str) -> None:
-    """Build CompareSettings now when the comparison module is there, so bad values fail early."""
-    try:
-        from curate.compare.run import CompareSettings
-    except ImportError:
-        return
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(CompareSettings)}
-    fields = section.fields(default_label_set)
-    for key in fields:
-        if key not in known:
-            raise _FieldError(f"compare.{key}", "not a CompareSettings field in this version")
-    try:
-        CompareSettings(**fields)
-    except (InputError, TypeError, ValueError) as exc:
-        raise _FieldError("compare", str(exc)) from None

@@ -20,23 +20,14 @@ from quests.entropy import entropy
 from scipy.spatial.distance import cdist
 
 from curate.calculators import parse_spec
-from curate.metrics import (
-    DescriptorSettings,
-    autocorrelation,
-    beyond_thermal,
-    contact_scan,
-    coverage,
-    environments,
-    information,
-    integrated_time,
-    nearest_neighbour_similarity,
-    ordered_runs,
-    rms_displacement,
-    run_correlation,
-    structure_kernel,
-    vendi_score,
-)
-from curate.metrics.descriptors import Environments
+from curate.metrics.autocorrelation import autocorrelation, integrated_time
+from curate.metrics.descriptors import Environments, environments
+from curate.metrics.information import coverage, information
+from curate.metrics.kernels import nearest_neighbour_similarity, structure_kernel
+from curate.metrics.physicality import beyond_thermal, contact_scan
+from curate.metrics.settings import DescriptorSettings
+from curate.metrics.trajectories import ordered_runs, rms_displacement, run_correlation
+from curate.metrics.vendi import vendi_score
 from curate.store import Store
 from curate.systems.relax import relax
 

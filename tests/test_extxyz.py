@@ -15,8 +15,9 @@ from curate.systems.builtin import build_system
 def labelled_store(path, n=6):
     """A sampled store where the even frames carry energy, forces and stress."""
     from curate.samplers.batch import sample_system
+    from curate.samplers.settings import SampleSettings
 
-    batch = sample_system("Ag3SBrI", "random", n, 4)
+    batch = sample_system(SampleSettings(system="Ag3SBrI", scheme="random", n=n, seed=4))
     rng = np.random.default_rng(0)
     with Store.create(path) as store:
         store.append(batch.frames, batch.provenance)

@@ -22,7 +22,7 @@ from ase.io import read
 from curate.calculators import parse_spec
 from curate.core.labels import Status
 from curate.labelling.run import label_store
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.store import Store
 
 TESTS = Path(__file__).parent

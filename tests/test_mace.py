@@ -14,7 +14,7 @@ from ase.calculators.fd import calculate_numerical_forces
 from curate.calculators import build_calculator, parse_spec
 from curate.labelling.run import label_store
 from curate.labelling.worker import compute_labels
-from curate.samplers import get_sampler
+from curate.samplers.registry import get_sampler
 from curate.store import Store
 from curate.store.extxyz import export_extxyz
 

@@ -87,7 +87,7 @@ def test_a_frame_temperature_matches_the_thermostat(tmp_path):
 
 
 def test_several_temperatures_split_the_frames():
-    from curate.samplers import get_sampler
+    from curate.samplers.registry import get_sampler
 
     params = {
         "temperature": "300,900",

@@ -9,8 +9,8 @@ from ase.units import _amu, _k
 
 from curate.calculators import parse_spec
 from curate.core.errors import InputError
-from curate.samplers import get_sampler
 from curate.samplers.engines.force_constants import gamma_frequencies, harmonic_force_constants
+from curate.samplers.registry import get_sampler
 
 T = 300.0
 

@@ -8,14 +8,22 @@ from ase.build import bulk
 
 from curate.core.errors import InputError
 from curate.core.identity import atoms_uid
-from curate.samplers import SAMPLERS, get_sampler
 from curate.samplers.batch import sample_system
+from curate.samplers.registry import SAMPLERS, get_sampler
+from curate.samplers.settings import SampleSettings
 from curate.systems.builtin import build_system
 
 
 @pytest.fixture(scope="module")
 def reference():
     return build_system("Ag3SBrI")[0]
+
+
+def draw(system, scheme, n, seed, params=None, **options) -> SampleSettings:
+    """The settings of one sampling run."""
+    return SampleSettings(
+        system=system, scheme=scheme, n=n, seed=seed, params=params or {}, **options
+    )
 
 
 def copper():
@@ -121,15 +129,15 @@ def test_unknown_scheme_and_parameters_are_refused():
 
 def test_close_contacts_are_refused_or_counted():
     with pytest.raises(InputError, match="closer than"):
-        sample_system("Ag3SBr", "random", 20, 0, {"amplitude": 2.0}, min_distance=1.0)
+        sample_system(draw("Ag3SBr", "random", 20, 0, {"amplitude": 2.0}, min_distance=1.0))
     batch = sample_system(
-        "Ag3SBr", "random", 20, 0, {"amplitude": 2.0}, min_distance=1.0, allow_close=True
+        draw("Ag3SBr", "random", 20, 0, {"amplitude": 2.0}, min_distance=1.0, allow_close=True)
     )
     assert len(batch.frames) == 20 and 0 < batch.n_close <= 20
 
 
 def test_provenance_records_how_the_system_was_built():
-    batch = sample_system("Ag3SBrI", "random", 2, 0, br_fraction=0.25, occupation_seed=5)
+    batch = sample_system(draw("Ag3SBrI", "random", 2, 0, br_fraction=0.25, occupation_seed=5))
     assert batch.provenance[0].params["system"] == {
         "name": "Ag3SBrI",
         "supercell": 2,

@@ -12,7 +12,8 @@ from ase.calculators.lj import LennardJones
 from gnn_data import labelled_store, strained_frames
 
 from curate.models.checkpoint import load_checkpoint
-from curate.models.train import TrainConfig, split_frames, train
+from curate.models.settings import TrainConfig
+from curate.models.train import split_frames, train
 from curate.store import Store
 
 FAST = ["--cutoff", "4.0", "--max-epochs", "30", "--patience", "10", "--threads", "1"]

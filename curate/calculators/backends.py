@@ -14,6 +14,7 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 
 from curate.calculators.spec import CalculatorSpec
+from curate.core.devices import resolve_device
 from curate.core.errors import InputError
 
 PACKAGES = {
@@ -64,12 +65,6 @@ def require_backend(spec: CalculatorSpec) -> None:
             raise InputError(f"{module_name} has no calculator class {cls}")
 
 
-def torch_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_calculator(spec: CalculatorSpec) -> Calculator:
     """A live calculator for ``spec``. Anything the backend prints goes to stderr."""
     require_backend(spec)
@@ -99,7 +94,7 @@ def _build(spec: CalculatorSpec) -> Calculator:
             warnings.filterwarnings("ignore", "Only FixAtoms and FixCartesian is supported")
 
             model = CHGNet.load(verbose=False)
-            return InferenceCHGNet(model=model, use_device=torch_device(), **kwargs)
+            return InferenceCHGNet(model=model, use_device=resolve_device(), **kwargs)
         case "emt":
             from ase.calculators.emt import EMT
 
@@ -112,7 +107,7 @@ def _build(spec: CalculatorSpec) -> Calculator:
                 from mace.calculators import MACECalculator
 
             kwargs.setdefault("default_dtype", "float64")
-            kwargs.setdefault("device", torch_device())
+            kwargs.setdefault("device", resolve_device())
             return MACECalculator(model_paths=spec.target, **kwargs)
         case "gpaw":
             from gpaw import GPAW

@@ -11,7 +11,9 @@ from curate.core.errors import InputError
 
 
 class Settings(BaseModel):
-    """Settings of one stage: unknown fields are refused, every field is described."""
+    """Settings of one stage: unknown fields are refused, every field is described. Checks that
+    go beyond a field's type raise ``ValueError`` in a model validator, so that a recipe names
+    the field; :meth:`build` turns them into one InputError for the CLI and the library."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -20,7 +22,7 @@ class Settings(BaseModel):
         """The settings from ``values``, leaving out ``None`` (the default then applies); a value
         that does not validate is one :class:`InputError` naming the field."""
         try:
-            return cls(**{key: value for key, value in values.items() if value is not None})
+            return cls.model_validate({k: v for k, v in values.items() if v is not None})
         except ValidationError as exc:
             raise InputError(validation_message(exc, where or cls.__name__)) from None
 

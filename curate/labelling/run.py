@@ -80,7 +80,8 @@ def label_store(
 ) -> LabelSummary:
     """Label every frame of the store at ``path`` that is not ``ok`` yet with ``spec``.
 
-    ``client_options`` go to :func:`curate.core.cluster.dask_client` (workers, scheduler, cluster...).
+    ``client_options`` go to :func:`curate.core.cluster.dask_client` (workers, scheduler,
+    cluster...).
     Every worker builds the calculator before anything is written, so a bad spec leaves the store
     as it was.
     """

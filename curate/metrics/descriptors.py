@@ -10,40 +10,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 
 import numpy as np
 from ase import Atoms
 
 from curate.core.errors import InputError
-
-DEFAULT_K = 32
-DEFAULT_CUTOFF = 5.0
-"""Å; QUESTS's defaults."""
-
-
-@dataclass(frozen=True)
-class DescriptorSettings:
-    """Neighbours per environment and the cutoff (Å) of the smooth weight; one setting for every
-    set that is compared."""
-
-    k: int = DEFAULT_K
-    cutoff: float = DEFAULT_CUTOFF
-
-    def __post_init__(self) -> None:
-        if self.k < 2:
-            raise InputError(f"descriptor k must be at least 2, got {self.k}")
-        if not self.cutoff > 0:
-            raise InputError(f"descriptor cutoff must be positive, got {self.cutoff}")
-
-    def as_dict(self) -> dict:
-        return {
-            "name": "QUESTS",
-            "package": f"quests {version('quests')}",
-            "k": self.k,
-            "cutoff": self.cutoff,
-            "dimension": 2 * self.k - 1,
-        }
+from curate.metrics.settings import DescriptorSettings
 
 
 @dataclass

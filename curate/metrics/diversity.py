@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,17 +12,16 @@ import numpy as np
 from ase import Atoms
 
 from curate.core.errors import InputError
-from curate.metrics.descriptors import DescriptorSettings, Environments, environments
+from curate.metrics.descriptors import Environments, environments
 from curate.metrics.energy_reference import EnergyReference, energy_references
-from curate.metrics.information import DEFAULT_BANDWIDTH, check_bandwidth, coverage, information
+from curate.metrics.information import coverage, information
 from curate.metrics.kernels import nearest_neighbour_similarity, structure_kernel
 from curate.metrics.pca import plot_map, principal_components
 from curate.metrics.physicality import (
-    DEFAULT_CONTACT_FRACTION,
-    DEFAULT_KT_MULTIPLE,
     beyond_thermal,
     contact_scan,
 )
+from curate.metrics.settings import DiversitySettings
 from curate.metrics.trajectories import run_correlation
 from curate.metrics.vendi import vendi_score
 
@@ -31,43 +29,7 @@ if TYPE_CHECKING:
     from curate.store import Store
 
 GROUPINGS = ("scheme", "system", "all")
-DEFAULT_REPEATS = 5
-DEFAULT_TEMPERATURE = 300.0
-"""K, for frames that record no temperature (random displacements)."""
 PCA_FILE = "diversity_pca.png"
-
-
-@dataclass(frozen=True)
-class DiversitySettings:
-    """Everything that changes a metric's value; recorded in the report."""
-
-    descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
-    bandwidth: float = DEFAULT_BANDWIDTH
-    q: float = 1.0
-    contact_fraction: float = DEFAULT_CONTACT_FRACTION
-    kt_multiple: float = DEFAULT_KT_MULTIPLE
-    temperature: float = DEFAULT_TEMPERATURE
-    repeats: int = DEFAULT_REPEATS
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_bandwidth(self.bandwidth)
-        if not self.q >= 0:
-            raise InputError(f"--q must be non-negative, got {self.q}")
-        if self.repeats < 1:
-            raise InputError(f"--repeats must be at least 1, got {self.repeats}")
-        if not self.temperature > 0:
-            raise InputError(f"--temperature must be positive, got {self.temperature}")
-        if self.seed < 0:
-            raise InputError(f"--seed must be non-negative, got {self.seed}")
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["descriptor"] = self.descriptor.as_dict()
-        out["bandwidth_units"] = "1/Angstrom"
-        out["entropy_units"] = "nats"
-        out["vendi_kernel"] = "normalised average Gaussian kernel of the environments"
-        return out
 
 
 def diversity_report(

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from curate.core.errors import InputError
+from curate.metrics.settings import DEFAULT_BANDWIDTH
 
-DEFAULT_BANDWIDTH = 0.015
-"""Å⁻¹; QUESTS's default for its descriptor."""
 BATCH = 2000
 """Rows per block of quests's kernel sums: fast on a few cores without large temporaries."""
 NOVELTY_TOLERANCE = 1e-8

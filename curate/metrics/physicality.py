@@ -11,13 +11,8 @@ from ase.units import kB
 
 from curate.core.errors import InputError
 from curate.core.geometry import NeighborFinder, contact_limits
+from curate.metrics.settings import DEFAULT_CONTACT_FRACTION, DEFAULT_KT_MULTIPLE
 
-DEFAULT_CONTACT_FRACTION = 0.75
-"""A pair closer than this share of the sum of its covalent radii is a close contact (bonded
-pairs sit near 1; Ag–S in Ag3SBr at 0.99)."""
-DEFAULT_KT_MULTIPLE = 3.0
-"""A harmonic solid at T holds about 3/2 kT of potential energy per atom above its minimum; a
-frame with more than twice that (3 kT) is hotter than the set claims to be."""
 SEARCH_FACTOR = 1.25
 """Shortest distances are looked for up to this many times the largest covalent diameter of the
 frame's species (NaN beyond): far enough for any bonded neighbour."""

@@ -4,7 +4,6 @@ workers, every trial on the same graphs and split, the best chosen on validation
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
 from collections.abc import Callable
@@ -18,7 +17,8 @@ import torch
 from curate.core.errors import InputError
 from curate.models.graphs import GraphSet
 from curate.models.networks.paper import ARCHITECTURES
-from curate.models.train import TrainConfig, fit, prepare
+from curate.models.settings import TrainConfig
+from curate.models.train import fit, prepare
 
 PAPER_SPACE: dict[str, list] = {
     "model": list(ARCHITECTURES),
@@ -100,7 +100,7 @@ def search(
         graphs, values, split = client.scatter(shared, broadcast=True)
         futures = {
             client.submit(
-                run_trial, graphs, values, split, dataclasses.replace(base, **trial), pure=False
+                run_trial, graphs, values, split, base.model_copy(update=trial), pure=False
             ): trial
             for trial in trials
         }

@@ -7,63 +7,28 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from curate.core.devices import resolve_device
 from curate.core.errors import InputError
 from curate.core.labels import UNITS
 from curate.models.checkpoint import save_checkpoint
 from curate.models.evaluate import frame_targets, predict, regression_metrics
-from curate.models.graphs import DEFAULT_CUTOFF, GraphSet, store_graphs
-from curate.models.networks import DEFAULT_MODEL, PropertyModel, build_model, model_defaults
+from curate.models.graphs import GraphSet, store_graphs
+from curate.models.networks import PropertyModel, build_model
+from curate.models.settings import TrainConfig
 from curate.store import Store
 from curate.store.label_sets import pick_label_set
 
-EXTENSIVE = ("energy",)
-"""Targets that grow with the number of atoms: per-atom outputs are summed, not averaged."""
 SPLITS = ("train", "val", "test")
 
 Progress = Callable[[int, int, float, float], None]
 """progress(epoch, max_epochs, train_loss, val_loss), called after every epoch."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run (stored in the checkpoint)."""
-
-    target: str = "energy_per_atom"
-    model: str = DEFAULT_MODEL
-    label_set: str | None = None
-    hidden: int | None = None
-    dropout: float | None = None
-    output: str = "linear"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    max_epochs: int = 500
-    patience: int = 50
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    seed: int = 0
-    split_seed: int | None = None
-    cutoff: float = DEFAULT_CUTOFF
-    device: str = "auto"
-
-    def model_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`build_model`, with the model's defaults filled in."""
-        defaults = model_defaults(self.model)
-        readout = "sum" if self.target in EXTENSIVE else "mean"
-        return {
-            "name": self.model,
-            "hidden": defaults["hidden"] if self.hidden is None else self.hidden,
-            "dropout": defaults["dropout"] if self.dropout is None else self.dropout,
-            "output": self.output,
-            "cutoff": self.cutoff,
-            "readout": readout,
-        }
 
 
 @dataclass
@@ -74,18 +39,6 @@ class TrainResult:
     metrics: dict[str, dict[str, float]]
     record: dict[str, Any]
     history: dict[str, list[float]] = field(default_factory=dict)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device} asked for, but torch sees no CUDA device")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device '{device}' (auto, cpu, cuda, cuda:N)") from None
 
 
 def split_frames(
@@ -185,7 +138,7 @@ def fit(
         },
         "training": {
             "config": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
+                k: list(v) if isinstance(v, tuple) else v for k, v in config.model_dump().items()
             },
             "split": {name: part.tolist() for name, part in split.items()},
             "epochs": len(history["val_loss"]),
@@ -230,7 +183,7 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train on the ``ok`` frames of a store and write the checkpoint to ``out``."""
-    device = resolve_device(config.device)
+    device = torch.device(resolve_device(config.device))
     data = prepare(store_path, config)
     start = time.perf_counter()
     result = fit(data.graphs.to(device), data.values, data.split, config, progress)

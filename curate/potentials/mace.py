@@ -9,92 +9,27 @@ member per worker, each with its share of the cores).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curate.core.devices import resolve_device
 from curate.core.errors import InputError
+from curate.potentials.settings import MACESettings
 from curate.store.label_sets import pick_label_set
 
 COMMITTEE_FILE = "committee.json"
 FORMAT = "curate-mace-committee"
-
-
-@dataclass
-class MACESettings:
-    """Model size and training options passed to ``mace_run_train``. The defaults train on two
-    CPU cores in minutes (32 channels, L = 0, 2 interactions: about 5 s per epoch on 100 40-atom
-    frames); ``device`` ``auto`` uses CUDA when torch sees it."""
-
-    channels: int = 32
-    max_l: int = 0
-    interactions: int = 2
-    correlation: int = 3
-    r_max: float = 5.0
-    epochs: int = 100
-    batch_size: int = 10
-    lr: float = 0.01
-    energy_weight: float = 1.0
-    forces_weight: float = 100.0
-    valid_fraction: float = 0.1
-    patience: int | None = None
-    """Stop after this many epochs without a lower validation loss (None: MACE's default)."""
-    dtype: str = "float64"
-    device: str = "auto"
-    extra_args: list[str] = field(default_factory=list)
-
-    def check(self) -> None:
-        """Refuse settings MACE would fail on later, with one line."""
-        positive = {
-            "channels": self.channels,
-            "interactions": self.interactions,
-            "correlation": self.correlation,
-            "epochs": self.epochs,
-            "batch size": self.batch_size,
-            "patience": 1 if self.patience is None else self.patience,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}")
-        if self.max_l < 0:
-            raise InputError(f"max L must be non-negative, got {self.max_l}")
-        if not self.r_max > 0 or not self.lr > 0:
-            raise InputError("r_max and the learning rate must be positive")
-        if not 0 < self.valid_fraction < 1:
-            raise InputError(f"valid fraction must lie in (0, 1), got {self.valid_fraction}")
-        if self.dtype not in ("float32", "float64"):
-            raise InputError(f"dtype must be float32 or float64, got '{self.dtype}'")
-
-    @property
-    def hidden_irreps(self) -> str:
-        """The hidden irreps MACE builds from channels and max L (``32x0e`` for L = 0)."""
-        parity = "eo"
-        return "+".join(f"{self.channels}x{ell}{parity[ell % 2]}" for ell in range(self.max_l + 1))
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; refuse CUDA where there is none."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device {device} asked for, but torch sees no CUDA device")
-    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
-        raise InputError(f"unknown device '{device}' (auto, cpu, cuda or cuda:N)")
-    return device
 
 
 @dataclass
@@ -346,7 +281,6 @@ def train_committee(
     settings = settings or MACESettings()
     if n_members < 1:
         raise InputError(f"a committee needs at least one member, got {n_members}")
-    settings.check()
     device = resolve_device(settings.device)
     out = Path(out)
     work = out.resolve()  # mace_run_train runs in its own folder: absolute paths only
@@ -428,7 +362,7 @@ def train_committee(
             "train_frames": data.train_frames.tolist(),
             "valid_frames": data.valid_frames.tolist(),
         },
-        "settings": dataclasses.asdict(settings) | {"hidden_irreps": settings.hidden_irreps},
+        "settings": settings.model_dump() | {"hidden_irreps": settings.hidden_irreps},
         "device": device,
         "workers": parallel if parallel > 1 or options.get("scheduler") else 1,
         "seconds": round(seconds, 2),

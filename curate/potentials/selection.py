@@ -22,7 +22,8 @@ from ase import Atoms
 
 from curate.core.errors import InputError
 from curate.metrics.descriptors import DescriptorSettings, Environments, environments
-from curate.metrics.information import DEFAULT_BANDWIDTH, NOVELTY_TOLERANCE, novelty
+from curate.metrics.information import NOVELTY_TOLERANCE, novelty
+from curate.metrics.settings import DEFAULT_BANDWIDTH
 from curate.potentials.uncertainty import Calibration
 
 CHOSEN = "chosen"

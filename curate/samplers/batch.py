@@ -1,9 +1,10 @@
-"""Drawing a checked batch of configurations from a system with a registered sampler."""
+"""The sampling stage: a checked batch of configurations drawn from a system with a registered
+sampler, appended to a store with the labels its frames carry."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,14 @@ from curate.calculators import CalculatorSpec, parse_spec
 from curate.core.errors import InputError
 from curate.core.labels import LabelResult, Status
 from curate.core.provenance import Provenance
-from curate.samplers import get_sampler
 from curate.samplers.base import SamplingStopped
+from curate.samplers.registry import get_sampler
+from curate.samplers.settings import SampleSettings
 from curate.store import AppendResult, Store
 from curate.store.label_sets import check_label_set, create_label_set
 from curate.systems.builtin import build_system
 from curate.systems.relax import relaxed_system
-from curate.systems.structures import DEFAULT_MIN_DISTANCE, check_atoms, check_frames
+from curate.systems.structures import check_atoms, check_frames
 
 
 @dataclass
@@ -37,47 +39,97 @@ class SampleBatch:
 
 
 def sample_system(
-    system: str | Path,
-    scheme: str,
-    n: int,
-    seed: int,
-    params: Mapping[str, Any] | None = None,
-    *,
-    supercell: int | None = None,
-    br_fraction: float = 0.5,
-    occupation_seed: int = 0,
-    min_distance: float = DEFAULT_MIN_DISTANCE,
-    allow_close: bool = False,
-    relax_with: CalculatorSpec | None = None,
+    settings: SampleSettings, relax_with: CalculatorSpec | None = None
 ) -> SampleBatch:
-    """Build ``system`` (relaxed with ``relax_with`` if given), draw ``n`` frames with ``scheme``
-    and check every one of them. A sampler that stops early (MD blowing up) gives the frames it
-    made before, with the reason in ``stopped``.
+    """Build the system (relaxed with ``relax_with`` if given), draw the frames and check every
+    one of them. A sampler that stops early (MD blowing up) gives the frames it made before, with
+    the reason in ``stopped``.
 
     A frame with atoms closer than ``min_distance`` is refused (InputError) unless
     ``allow_close``, in which case it is kept and counted.
     """
-    if n < 1:
-        raise InputError(f"-n must be at least 1, got {n}")
-    if seed < 0:
-        raise InputError(f"--seed must be non-negative, got {seed}")
-    sampler = get_sampler(scheme, params)
-    reference, spec = build_system(system, supercell, br_fraction, occupation_seed)
-    check_atoms(reference, min_distance=min_distance, label=f"system {spec.name}")
+    s = settings
+    sampler = get_sampler(s.scheme, s.params)
+    reference, spec = build_system(s.system, **s.system_args())
+    check_atoms(reference, min_distance=s.min_distance, label=f"system {spec.name}")
     if relax_with is not None:
         reference = relaxed_system(reference, spec, relax_with)
         spec = replace(spec, relaxed_with=relax_with.text)
     stopped = None
     try:
-        frames, provenance = sampler.sample(reference, n, seed, system=spec.name)
+        frames, provenance = sampler.sample(reference, s.n, s.seed, system=spec.name)
     except SamplingStopped as exc:
         frames, provenance, stopped = exc.frames, exc.provenance, str(exc)
-    n_close = check_frames(frames, min_distance=min_distance, allow_close=allow_close, label=scheme)
+    n_close = check_frames(
+        frames, min_distance=s.min_distance, allow_close=s.allow_close, label=s.scheme
+    )
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
     labels_from = getattr(sampler, "labels_from", None)
     return SampleBatch(
         frames, provenance, n_close, parse_spec(labels_from) if labels_from else None, stopped
     )
+
+
+@dataclass
+class SampleOutcome:
+    """What a sampling run added to its store."""
+
+    store: str
+    scheme: str
+    added: int
+    duplicates: int
+    close_frames: int
+    n_frames: int
+    schemes: dict[str, int]
+    first_params: dict[str, Any]
+    """The first frame's sampler record (phonon: the force constants' summary)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["first_params"]
+        return out
+
+
+def sample_into_store(
+    out: str | Path,
+    settings: SampleSettings,
+    relax_with: CalculatorSpec | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> SampleOutcome:
+    """Draw the frames of ``settings`` and append them (with any labels they carry) to the store
+    at ``out``, created if need be. Warnings go to ``log``. A sampler that stopped early keeps the
+    frames it made and raises one InputError saying so; one that made none writes nothing."""
+    batch = sample_system(settings, relax_with)
+    if batch.stopped and not batch.frames:
+        raise InputError(f"{batch.stopped}; no frame was made")
+    first = batch.provenance[0].params
+    if first.get("n_imaginary") and first.get("imaginary") != "skip":
+        log(
+            f"warning: {first['n_imaginary']} imaginary modes sampled at |ω| "
+            f"(imaginary: {first['imaginary']}): these modes are not thermal"
+        )
+    if batch.n_close:
+        log(
+            f"warning: {batch.n_close} of {settings.n} frames have atoms closer than "
+            f"{settings.min_distance} Å"
+        )
+    with Store.open_or_create(out) as store:
+        added = append_batch(store, batch)
+        outcome = SampleOutcome(
+            str(out),
+            settings.scheme,
+            len(added.indices),
+            added.n_duplicates,
+            batch.n_close,
+            store.n_frames,
+            store.scheme_counts(),
+            first,
+        )
+    if batch.stopped:
+        raise InputError(
+            f"{batch.stopped}; kept the {outcome.added} new frames made before in {out}"
+        )
+    return outcome
 
 
 def append_batch(store: Store, batch: SampleBatch) -> AppendResult:

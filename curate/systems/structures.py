@@ -11,7 +11,6 @@ from ase.data import chemical_symbols
 from ase.io import read, write
 
 from curate.core.errors import InputError
-from curate.core.geometry import shortest_distance
 
 DEFAULT_MIN_DISTANCE = 0.5
 """Å. Closer pairs are overlapping atoms: no physical configuration of any element has them."""
@@ -45,6 +44,8 @@ def check_atoms(
 ) -> None:
     """Raise InputError for unknown elements, non-finite values or atoms closer than
     ``min_distance`` (periodic images included; 0 turns the distance check off)."""
+    from curate.core.geometry import shortest_distance
+
     numbers = atoms.numbers
     bad = (numbers <= 0) | (numbers >= len(chemical_symbols))
     if bad.any():
@@ -75,6 +76,8 @@ def write_structure(path: str | Path, atoms: Atoms) -> None:
 def check_frames(frames: list[Atoms], *, min_distance: float, allow_close: bool, label: str) -> int:
     """Check every frame (see :func:`check_atoms`); with ``allow_close``, frames with atoms closer
     than ``min_distance`` pass and are counted. Returns that count."""
+    from curate.core.geometry import shortest_distance
+
     n_close = 0
     for i, atoms in enumerate(frames):
         where = f"{label} frame {i}"

@@ -22,9 +22,9 @@ from ase import Atoms
 
 from curate.core.geometry import NeighborFinder
 from curate.models.graphs.features import node_features
+from curate.models.settings import DEFAULT_CUTOFF
 from curate.store import FrameArrays
 
-DEFAULT_CUTOFF = 5.5
 TABLE_BYTES = 2**30
 """Largest per-pair table (:meth:`GraphSet.pair_table`) a set keeps."""
 

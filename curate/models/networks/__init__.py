@@ -7,15 +7,10 @@ from curate.core.errors import InputError
 from curate.models.networks.base import OUTPUTS, PropertyModel
 from curate.models.networks.paper import ARCHITECTURES, PaperGNN
 from curate.models.networks.schnet import SchNet
+from curate.models.settings import DEFAULT_MODEL, model_defaults
 
 MODELS = (*ARCHITECTURES, "schnet")
-DEFAULT_MODEL = "schnet"
 READOUTS = ("mean", "sum")
-
-
-def model_defaults(name: str) -> dict[str, float]:
-    """Hidden width and dropout a model trains with unless told otherwise."""
-    return {"hidden": 32, "dropout": 0.0} if name == "schnet" else {"hidden": 64, "dropout": 0.2}
 
 
 def build_model(

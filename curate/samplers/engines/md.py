@@ -19,7 +19,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from curate.calculators import CalculatorSpec
 from curate.calculators.backends import cached_calculator
 from curate.core.errors import CurateError
-from curate.systems.structures import shortest_distance
+from curate.core.geometry import shortest_distance
 
 Thermostat = Literal["langevin", "nose-hoover"]
 BLOW_UP_TEMPERATURE = 20.0

@@ -1,0 +1,51 @@
+"""Settings of a labelling run (``curate label``, the label steps of a recipe): where the work
+runs (a local Dask cluster, an existing scheduler, SLURM/PBS jobs) and how it is cut. Light to
+import."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from curate.core.settings import Settings
+
+
+class ClusterSettings(Settings):
+    """Where Dask work runs: a local cluster (default), an existing scheduler, or SLURM/PBS jobs
+    through dask-jobqueue (``curate[cluster]``)."""
+
+    scheduler: str | None = Field(None, description="Address of an existing Dask scheduler.")
+    cluster: Literal["local", "slurm", "pbs"] = Field(
+        "local", description="local, slurm or pbs (slurm/pbs need curate[cluster])."
+    )
+    cluster_cores: int = Field(1, ge=1, description="slurm/pbs: cores per job.")
+    cluster_memory: str = Field("4GB", description="slurm/pbs: memory per job.")
+    walltime: str = Field(
+        "01:00:00", description="slurm/pbs: job walltime; workers drain 5 min before it."
+    )
+
+    def client_options(self, workers: int | None) -> dict[str, Any]:
+        """Keyword arguments of :func:`curate.core.cluster.dask_client`."""
+        return {"workers": workers, **self.model_dump(include=set(ClusterSettings.model_fields))}
+
+
+class LabelSettings(ClusterSettings):
+    """A labelling run: the cluster, its size and how frames are cut into tasks."""
+
+    workers: int | None = Field(
+        None, description="Dask workers (default: one per core; jobqueue: jobs)."
+    )
+    label_set: str | None = Field(None, description="Label set name (default from the calculator).")
+    retry_failed: bool = Field(False, description="Also retry frames whose calculation failed.")
+    batch_size: int | None = Field(
+        None, description="Frames per Dask task (default: 16+ tasks per worker, ≤ 8 frames)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> LabelSettings:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        return self
