@@ -9,7 +9,11 @@ import typer
 from curate.cli.hpo import parse_list
 from curate.cli.options import Json, Scheduler, StorePath, Workers
 from curate.cli.output import emit, stderr
-from curate.cli.train import BatchSize, Cutoff, LabelSet
+from curate.cli.train import LabelSet
+
+from curate.compare.settings import CompareSettings
+
+describe = CompareSettings.describe
 
 
 def command(
@@ -18,46 +22,25 @@ def command(
     target: Annotated[
         list[str] | None,
         typer.Option(
-            help="Target to learn; repeat for several (default energy_per_atom; for mace "
-            "energy_per_atom, forces and stress)."
+            help=f"{CompareSettings.model_fields['targets'].description} Repeat for several."
         ),
     ] = None,
-    sizes: Annotated[str, typer.Option(help="Training sizes (nested subsets).")] = "50,100,200,400",
-    seeds: Annotated[int, typer.Option(help="Seeds per size: subsets and initial weights.")] = 5,
-    model: Annotated[
-        str,
-        typer.Option(
-            help="schnet (default), paper-1 … paper-6, or mace (a MACE potential per cell, "
-            "scored on energy, forces and stress)."
-        ),
-    ] = "schnet",
+    sizes: Annotated[str | None, typer.Option(help=describe("sizes"))] = None,
+    seeds: Annotated[int | None, typer.Option(help=describe("seeds"))] = None,
+    model: Annotated[str | None, typer.Option(help=describe("model"))] = None,
     reference: Annotated[
         Path | None,
         typer.Option(help="Common reference store every model is also tested on (e.g. MD)."),
     ] = None,
     label_set: LabelSet = None,
-    test_fraction: Annotated[float, typer.Option(help="Held-out share of each scheme.")] = 0.2,
-    val_fraction: Annotated[
-        float, typer.Option(help="Share of each training subset used for early stopping.")
-    ] = 0.2,
-    hidden: Annotated[
-        int | None, typer.Option(help="Hidden channels (model default; MACE channels).")
-    ] = None,
-    lr: Annotated[
-        float | None, typer.Option(help="Learning rate (default 3e-3; MACE 0.01).")
-    ] = None,
-    batch_size: BatchSize = 8,
-    max_epochs: Annotated[
-        int | None, typer.Option(help="Upper bound on epochs (default 300; MACE 60).")
-    ] = None,
-    patience: Annotated[
-        int | None,
-        typer.Option(
-            help="Stop after this many epochs without a better validation loss "
-            "(default 50; MACE 15)."
-        ),
-    ] = None,
-    cutoff: Cutoff = 5.5,
+    test_fraction: Annotated[float | None, typer.Option(help=describe("test_fraction"))] = None,
+    val_fraction: Annotated[float | None, typer.Option(help=describe("val_fraction"))] = None,
+    hidden: Annotated[int | None, typer.Option(help=describe("hidden"))] = None,
+    lr: Annotated[float | None, typer.Option(help=describe("lr"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=describe("batch_size"))] = None,
+    max_epochs: Annotated[int | None, typer.Option(help=describe("max_epochs"))] = None,
+    patience: Annotated[int | None, typer.Option(help=describe("patience"))] = None,
+    cutoff: Annotated[float | None, typer.Option(help=describe("cutoff"))] = None,
     diversity: Annotated[
         bool, typer.Option(help="Compute each scheme's diversity metrics beside its errors.")
     ] = True,
@@ -71,11 +54,13 @@ def command(
     errors. Trained cells are cached in OUT: a re-run or a larger grid trains only what is new."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from curate.compare.run import CompareSettings, check_inputs, compare
+    from curate.compare.run import check_inputs, compare
 
-    settings = CompareSettings(
-        targets=tuple(target or ()),
-        sizes=tuple(parse_list(sizes, int, "--sizes") or ()),
+    size_list = parse_list(sizes, int, "--sizes")
+    settings = CompareSettings.build(
+        "compare",
+        targets=tuple(target) if target else None,
+        sizes=None if size_list is None else tuple(size_list),
         seeds=seeds,
         model=model,
         label_set=label_set,

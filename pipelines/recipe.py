@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError
-from curate.core.identity import cache_key
 from curate.core.settings import Settings
 from curate.labelling.settings import ClusterSettings
 from curate.metrics.settings import DiversitySettings
@@ -91,6 +90,12 @@ class Compare(CompareSettings):
 
     enabled: bool = Field(True, description="Run the compare step.")
 
+    def fields(self, default_label_set: str) -> dict[str, Any]:
+        """The fields this section gives (what its step's key depends on), with the label set."""
+        given = self.model_dump(exclude_unset=True, exclude={"enabled"})
+        given["label_set"] = given.get("label_set") or default_label_set
+        return given
+
     def settings(self, default_label_set: str) -> CompareSettings:
         """The comparison of this section, on ``default_label_set`` unless it names one."""
         given = self.model_dump(exclude={"enabled"})
@@ -155,11 +160,6 @@ class Recipe(Settings):
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-def section_hash(*parts: Any) -> str:
-    """A short hash of JSON-able parts (key order does not matter)."""
-    return cache_key(*parts, size=8)
 
 
 def find_recipe(name: str | Path) -> tuple[str, str, Path | None]:

@@ -23,11 +23,7 @@ of the earlier version stay in ``sets.zarr`` (a warning says so); start a new DI
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +32,15 @@ from curate.pipelines.recipe import (
     Recipe,
     SampleSet,
     load_recipe,
-    section_hash,
     uses_active_committee,
     validate_recipe,
 )
 
 from curate.core.errors import CurateError, InputError
+from curate.core.files import write_json
+from curate.core.steps import Step, StepEvents, StepRunner, StepState, chain_keys
 
 STEPS_FILE = "steps.json"
-STEPS_FORMAT = "curate-steps-1"
 SETS = "sets.zarr"
 REFERENCE = "reference.zarr"
 ACTIVE_STORE = "active.zarr"
@@ -150,21 +146,6 @@ class ConsoleReporter(Reporter):
         self.console.print(f"      {message}")
 
 
-@dataclass
-class Step:
-    """One resumable step: what it depends on (the recipe section and earlier steps), what it
-    writes (paths under DIR) and how to run it."""
-
-    name: str
-    section: Any
-    depends: tuple[str, ...]
-    outputs: tuple[str, ...]
-    action: Callable[[], dict[str, Any]]
-    detail: str
-    key: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
-
-
 def run_recipe(
     recipe: str | Path | Recipe | dict,
     out: str | Path,
@@ -225,73 +206,51 @@ def _require_backends(recipe: Recipe) -> None:
 def _run(
     recipe: Recipe, text: str, out: Path, steps: list[Step], force: set[str], reporter: Reporter
 ) -> dict[str, Any]:
-    state = read_steps(out)
+    state = StepState.load(out / STEPS_FILE)
     (out / RECIPE_COPY).write_text(text)
-    records: dict[str, dict] = state["steps"]
     state["recipe"] = recipe.dump()
-    dependents = _dependents(steps)
-    ran: set[str] = set()
+    runner = StepRunner(state, force=force, events=_Events(reporter), plan=steps)
     table = []
     reporter.plan(recipe, out, [s.name for s in steps])
     for step in steps:
-        record = records.get(step.name)
-        missing = [p for p in step.outputs if not (out / p).exists()]
-        stale = (
-            step.name in force
-            or record is None
-            or record.get("key") != step.key
-            or bool(missing)
-            or any(d in ran for d in step.depends)
-        )
-        if not stale:
-            reporter.skip(step.name)
-            table.append(
-                {
-                    "name": step.name,
-                    "status": "skipped",
-                    "seconds": 0.0,
-                    "result": record.get("result", {}),
-                }
-            )
-            continue
-        for name in (step.name, *dependents[step.name]):
-            records.pop(name, None)
-        write_steps(out, state)
-        reporter.start(step.name, step.detail)
-        if record is not None and _leaves_frames(record.get("section"), step.section):
-            reporter.log(
-                f"warning: {step.name} changed; frames of its earlier version stay in "
-                f"{step.outputs[0]} (stores are append-only)"
-            )
-        start = time.perf_counter()
         try:
-            result = step.action()
+            outcome = runner.run(step)
         except CurateError as exc:
-            reporter.fail(step.name)
             raise StepError(f"step {step.name}: {exc}") from exc
-        except BaseException:
-            reporter.fail(step.name)
-            raise
-        seconds = time.perf_counter() - start
-        ran.add(step.name)
-        records[step.name] = {
-            "key": step.key,
-            "section": step.section,
-            "seconds": round(seconds, 3),
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "result": result,
-        }
-        write_steps(out, state)
-        reporter.finish(step.name, seconds, _describe(result))
-        table.append(
-            {"name": step.name, "status": "done", "seconds": round(seconds, 3), "result": result}
-        )
+        table.append(asdict(outcome))
     return {
         "recipe": recipe.name,
         "out": str(out),
         "steps": table,
         "files": _files(out),
     }
+
+
+class _Events(StepEvents):
+    """The step engine's events, told to the reporter."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+
+    def skip(self, step: Step, record: dict[str, Any]) -> None:
+        self.reporter.skip(step.name)
+
+    def start(self, step: Step, before: dict[str, Any] | None) -> None:
+        self.reporter.start(step.name, step.detail)
+        # Records written before the step engine name their inputs "section".
+        if before is not None and _leaves_frames(
+            before.get("inputs", before.get("section")), step.inputs
+        ):
+            self.reporter.log(
+                f"warning: {step.name} changed; frames of its earlier version stay in "
+                f"{step.outputs[0]} (stores are append-only)"
+            )
+
+    def finish(self, step: Step, seconds: float, result: dict[str, Any]) -> None:
+        self.reporter.finish(step.name, seconds, _describe(result))
+
+    def fail(self, step: Step) -> None:
+        self.reporter.fail(step.name)
 
 
 def _leaves_frames(before: Any, now: Any) -> bool:
@@ -304,17 +263,6 @@ def _leaves_frames(before: Any, now: Any) -> bool:
     grew = new.get("n", 0) >= old.get("n", 0)
     old["n"] = new["n"] = None
     return {**before, "set": old} != {**now, "set": new} or not grew
-
-
-def _dependents(steps: list[Step]) -> dict[str, list[str]]:
-    """Every step's transitive dependents."""
-    found: dict[str, list[str]] = {s.name: [] for s in steps}
-    for step in steps:  # steps come in dependency order
-        for dep in step.depends:
-            for name in (dep, *(n for n, ds in found.items() if dep in ds)):
-                if step.name not in found[name]:
-                    found[name].append(step.name)
-    return found
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -349,30 +297,6 @@ def _files(out: Path) -> dict[str, str]:
     return {name: str(path) for name, path in candidates.items() if path.exists()}
 
 
-def read_steps(out: Path) -> dict[str, Any]:
-    """The record of finished steps in ``out`` (empty for a new campaign)."""
-    path = Path(out) / STEPS_FILE
-    if not path.exists():
-        return {"format": STEPS_FORMAT, "steps": {}}
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(
-            f"{path} is unreadable ({exc}); delete it to run every step again"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != STEPS_FORMAT:
-        raise InputError(f"{path} is not a curate step record; delete it to run every step again")
-    return state
-
-
-def write_steps(out: Path, state: dict[str, Any]) -> None:
-    """Replace ``out/steps.json`` atomically (a temporary file renamed over it)."""
-    path = Path(out) / STEPS_FILE
-    tmp = path.with_name(f".{STEPS_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def plan_steps(
     recipe: Recipe, out: Path, workers: int | None = None, reporter: Reporter | None = None
 ) -> list[Step]:
@@ -388,7 +312,7 @@ def plan_steps(
     def sample_step(prefix: str, s: SampleSet, store: str, depends: tuple[str, ...] = ()) -> Step:
         return Step(
             name=f"{prefix}:{s.name}",
-            section={"set": s.model_dump(mode="json", exclude={"name"}), "relax": relax},
+            inputs={"set": s.model_dump(mode="json", exclude={"name"}), "relax": relax},
             depends=depends,
             outputs=(store,),
             action=_sample_action(s, recipe, out / store, reporter),
@@ -464,54 +388,25 @@ def plan_steps(
                 f"{', '.join(map(str, compare.sizes))}, {compare.seeds} seeds, {compare.model}",
             )
         )
-    keys: dict[str, str] = {}
-    for step in steps:
-        step.key = section_hash(step.section, [keys[d] for d in step.depends])
-        keys[step.name] = step.key
+    chain_keys(steps)
     return steps
 
 
 def _sample_action(s: SampleSet, recipe: Recipe, path: Path, reporter: Reporter):
     def action() -> dict[str, Any]:
-        from curate.samplers.batch import append_batch, sample_system
-        from curate.store import Store
+        from curate.samplers.batch import sample_into_store
 
         relax_with = recipe.relax.spec() if recipe.relax is not None else None
-        params = dict(s.params)
+        settings = s.settings()
         if uses_active_committee(s):
-            params["mlip"] = last_committee(path.parent / ACTIVE_DIR)
-        batch = sample_system(
-            s.system, s.scheme, s.n, s.seed, params, relax_with=relax_with, **s.system_args()
-        )
-        first = batch.provenance[0].params if batch.provenance else {}
-        if first.get("n_imaginary") and first.get("imaginary") != "skip":
-            reporter.log(
-                f"warning: {first['n_imaginary']} imaginary modes sampled at |ω| "
-                f"(imaginary: {first['imaginary']}): these modes are not thermal"
-            )
-        if batch.n_close:
-            reporter.log(
-                f"warning: {batch.n_close} of {s.n} frames have atoms closer than "
-                f"{s.min_distance} Å"
-            )
-        added, duplicates, total = 0, 0, None
-        if batch.frames:
-            with Store.open_or_create(path) as store:
-                appended = append_batch(store, batch)
-                added, duplicates, total = (
-                    len(appended.indices),
-                    appended.n_duplicates,
-                    store.n_frames,
-                )
-        if batch.stopped:
-            raise InputError(f"{batch.stopped}; kept the {added} new frames made before in {path}")
-        if not batch.frames:
-            raise InputError(f"the {s.scheme} sampler made no frame")
+            mlip = last_committee(path.parent / ACTIVE_DIR)
+            settings = settings.model_copy(update={"params": {**settings.params, "mlip": mlip}})
+        outcome = sample_into_store(path, settings, relax_with, reporter.log)
         return {
-            "added": added,
-            "duplicates": duplicates,
-            "close_frames": batch.n_close,
-            "frames_in_store": total,
+            "added": outcome.added,
+            "duplicates": outcome.duplicates,
+            "close_frames": outcome.close_frames,
+            "frames_in_store": outcome.n_frames,
         }
 
     return action
@@ -599,7 +494,7 @@ def _label_action(path: Path, spec, options: dict[str, Any], reporter: Reporter)
 
 def _diversity_action(recipe: Recipe, out: Path, reference: Path | None, label_set: str):
     def action() -> dict[str, Any]:
-        from curate.metrics import diversity_report
+        from curate.metrics.diversity import diversity_report
 
         section = recipe.diversity
         report = diversity_report(
@@ -644,10 +539,3 @@ def _compare_action(
         return {"report": str(out / "report.html")}
 
     return action
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)

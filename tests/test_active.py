@@ -12,7 +12,7 @@ from gnn_data import labelled_store, strained_frames
 from curate.calculators import parse_spec
 from curate.core.errors import InputError
 from curate.core.labels import Status
-from curate.potentials.active import ActiveLoop, ActiveSettings, run_active
+from curate.potentials.active import PHASES, ActiveLoop, ActiveSettings, load_state, run_active
 from curate.potentials.mace import MACESettings
 from curate.store import Store
 
@@ -34,7 +34,7 @@ def settings(**changes) -> ActiveSettings:
         "max_rounds": 2,
         "mace": TINY,
     }
-    return ActiveSettings(**(base | changes))
+    return ActiveSettings.build(**(base | changes))
 
 
 @pytest.fixture
@@ -50,6 +50,21 @@ def test_bad_settings_and_stores_are_refused(tmp_path, cu_store):
         run_active(tmp_path / "none.zarr", tmp_path / "out", parse_spec("emt"), settings())
     with pytest.raises(InputError, match="no 'chgnet' labels"):
         run_active(cu_store, tmp_path / "out", parse_spec("chgnet"), settings())
+
+
+def test_a_folder_started_with_other_settings_is_refused_in_one_line(tmp_path, cu_store):
+    out = tmp_path / "active"
+    out.mkdir()
+    load_state(out, settings()).save()
+    with pytest.raises(InputError) as caught:
+        run_active(cu_store, out, parse_spec("emt"), settings(budget=9))
+    assert str(caught.value) == (
+        f"{out / 'active.json'} was started with other settings; use another --out or the same "
+        "options"
+    )
+    state = json.loads((out / "active.json").read_text())
+    assert state["format"] == "curate-steps-1" and state["steps"] == {}
+    assert state["settings"]["budget"] == 8 and state["rounds"] == []
 
 
 @pytest.mark.slow
@@ -71,6 +86,13 @@ def test_a_killed_loop_resumes_in_its_round_and_phase(tmp_path, cu_store, monkey
         ["train", "explore", "probe", "select", "label"],
         ["train", "explore", "probe"],
     ]
+    # The phases are steps of the step engine, each on the one before it.
+    assert list(state["steps"]) == [
+        *(f"round-1/{phase}" for phase in PHASES),
+        *(f"round-2/{phase}" for phase in PHASES[:3]),
+    ]
+    assert state["steps"]["round-2/train"]["depends"] == ["round-1/label"]
+    assert {s["status"] for s in state["steps"].values()} == {"done"}
     stamps = {
         p: p.stat().st_mtime_ns
         for p in (out / "round-1" / "committee" / "committee.json",

@@ -82,6 +82,16 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def cu_file(tmp_path: Path) -> Path:
+    """A 32-atom fcc Cu cell (EMT knows Cu)."""
+    from ase.build import bulk
+    from ase.io import write
+
+    path = tmp_path / "cu.xyz"
+    write(path, bulk("Cu", "fcc", a=3.61, cubic=True).repeat(2))
+    return path
+
+
 def bad_extxyz(tmp_path: Path, symbol: str = "Ag", x: str = "0.0") -> Path:
     return write_text(
         tmp_path / "bad.xyz",
@@ -125,6 +135,28 @@ BAD_INPUTS = {
     "overlapping atoms": (
         lambda p: ["import", bad_extxyz(p, x="2.3"), "--out", p / "S.zarr"],
         "closer than",
+    ),
+    "sampler stops before its first frame": (
+        lambda p: [
+            "sample",
+            "--system",
+            cu_file(p),
+            "--scheme",
+            "aimd",
+            "--calculator",
+            "emt",
+            "-n",
+            "5",
+            "--temperature",
+            "2000000",
+            "--timestep",
+            "10",
+            "--equilibration",
+            "100",
+            "--out",
+            p / "S.zarr",
+        ],
+        "no frame was made",
     ),
     "zero frames": (
         lambda p: ["sample", "--system", "Ag3SBr", "-n", "0", "--out", p / "S.zarr"],

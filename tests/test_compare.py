@@ -11,8 +11,9 @@ from gnn_data import labelled_store, strained_frames
 
 from curate.compare.costs import scheme_costs
 from curate.compare.grid import COMBINED, REFERENCE, Cell, plan
-from curate.compare.run import CompareSettings, compare
+from curate.compare.run import compare
 from curate.compare.scores import cell_rows, curve_area, needed_to_reach, summarise
+from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError
 from curate.core.provenance import Provenance
 from curate.store import Store
@@ -83,6 +84,34 @@ def test_costs_count_each_run_once_and_split_fixed_from_per_frame(tmp_path):
     assert mlip.total.calls == 2 and mlip.as_dict()["other_calculators"] == {
         "mace:m.model (md)": {"calls": 60.0, "cpu_s": 6.0}
     }
+
+
+def test_settings_take_their_family_defaults_and_load_no_torch():
+    """Each model names one family, which fills in what is left out; checking settings (as a
+    recipe does) imports neither torch, Dask nor MACE."""
+    import subprocess
+    import sys
+
+    from curate.compare.families import FAMILIES, family_of
+    from curate.models.networks import MODELS
+
+    assert FAMILIES["property"].models() == tuple(MODELS)
+    assert {family_of(m).name for m in MODELS} == {"property"}
+    assert family_of("mace").name == "mace"
+    gnn, mace = CompareSettings(), CompareSettings.build("compare", model="mace", lr=None)
+    assert gnn.targets == ("energy_per_atom",)
+    assert (gnn.lr, gnn.max_epochs, gnn.patience) == (3e-3, 300, 50)
+    assert (mace.lr, mace.max_epochs, mace.patience) == (0.01, 60, 15)
+    assert CompareSettings(sizes=(40, 20, 40)).sizes == (20, 40)
+    assert "[default: 5]" in CompareSettings.describe("seeds")
+    code = (
+        "import sys\n"
+        "from curate.compare.settings import CompareSettings\n"
+        "CompareSettings(); CompareSettings(model='mace')\n"
+        "print(sorted(m for m in ('torch', 'dask', 'distributed', 'mace') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_splits_are_fixed_disjoint_and_subsets_nested(schemes_store):

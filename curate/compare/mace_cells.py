@@ -6,26 +6,38 @@ hydrostatic part, on every test set and the reference.
 One model serves every target, so the grid trains a cell once however many targets it reports.
 Force truths of a frame are its 3N components flattened, padded with NaN to the largest frame of
 the store (NaN is never scored); stresses are Voigt components in GPa with ASE's sign.
+
+Light to import: MACE and torch load in the worker processes (``mace_run_train`` runs in a
+subprocess of its own).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ase import Atoms
 
+from curate.compare.family import (
+    ALL_TARGETS,
+    Fit,
+    FitTarget,
+    ModelFamily,
+    Task,
+    TrainingOptions,
+)
 from curate.core.errors import InputError
 from curate.core.labels import EV_PER_A3_TO_GPA, Status
-from curate.potentials.mace import MACESettings, last_eval, mace_arguments, train_member
-from curate.store import Store
 
-MLIP_MODELS = ("mace",)
+if TYPE_CHECKING:
+    from ase import Atoms
+
+    from curate.potentials.mace import MACESettings
+    from curate.store import Store
+
 MLIP_TARGETS = {
     "energy_per_atom": "eV/atom",
     "forces": "eV/Angstrom",
@@ -37,21 +49,24 @@ DEFAULT_MLIP_TARGETS = ("energy_per_atom", "forces", "stress")
 TRAINED_ON = ("energy_per_atom", "forces")
 """Truths that decide a MACE cell (its cache key): what ``mace_run_train`` fits."""
 MODEL_FILE = "model.model"
+DEFAULTS = {"lr": 0.01, "max_epochs": 60, "patience": 15}
+"""Training options of MACE cells when none is given (about 3 min for 40 Ag3SBr frames on one
+CPU thread)."""
 
 
-def is_mlip(model: str) -> bool:
-    """Whether ``model`` names an interatomic potential rather than a property GNN."""
-    return model in MLIP_MODELS
+def not_predicted(what: str) -> str:
+    """The one line that refuses targets a potential does not predict."""
+    return (
+        f"a MACE potential predicts {', '.join(MLIP_TARGETS)}, not {what}; "
+        "use a property model (--model schnet) for other targets"
+    )
 
 
 def target_values(store: Store, target: str, label_set: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame truths of an MLIP target (rows of components for forces and stress) and which
     frames are ``ok`` with a value."""
     if target not in MLIP_TARGETS:
-        raise InputError(
-            f"a MACE potential predicts {', '.join(MLIP_TARGETS)}, not '{target}'; "
-            "use a property model (--model schnet) for other targets"
-        )
+        raise InputError(not_predicted(f"'{target}'"))
     labels = store.labels(label_set)
     if target == "forces":
         flat = labels["forces"]
@@ -68,16 +83,6 @@ def target_values(store: Store, target: str, label_set: str) -> tuple[np.ndarray
     return values, (labels.status == Status.OK) & finite
 
 
-def as_rows(predictions: list, width: int) -> np.ndarray:
-    """Per-frame prediction lists as rows padded with NaN to ``width`` (scalars stay 1-D)."""
-    if not predictions or not isinstance(predictions[0], list):
-        return np.asarray(predictions, dtype=np.float64)
-    rows = np.full((len(predictions), width), np.nan)
-    for i, row in enumerate(predictions):
-        rows[i, : len(row)] = row
-    return rows
-
-
 CELL_CHANNELS = 16
 ENERGY_WEIGHT = 30.0
 """Energy weight of MACE cells against MACE's forces weight of 100: cells are scored on energies
@@ -92,6 +97,8 @@ def mace_settings(
     """The MACE model of a learning-curve cell: ``curate train-mlip``'s model (16 channels
     unless given) with the grid's epochs, learning rate, batch size and early-stopping patience,
     energies weighted to be learnt, on the CPU."""
+    from curate.potentials.mace import MACESettings
+
     return MACESettings(
         channels=channels or CELL_CHANNELS,
         epochs=epochs,
@@ -123,15 +130,9 @@ def predict_frames(model: Path, frames: list[Atoms], dtype: str) -> dict[str, li
 
 def epochs_run(results: Path) -> tuple[int, int]:
     """Epochs MACE ran and the epoch of its lowest validation loss (the model it keeps)."""
-    records = []
-    for path in sorted(results.glob("*_train.txt")):
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("mode") == "eval" and record.get("epoch") is not None:
-                records.append(record)
+    from curate.potentials.mace import eval_records
+
+    records = [r for r in eval_records(results) if r.get("epoch") is not None]
     if not records:
         return 0, 0
     best = min(records, key=lambda r: r["loss"])
@@ -149,6 +150,8 @@ def train_mlip_cell(
     """Train one MACE model (on a worker) on ``folder/train.xyz`` and ``folder/valid.xyz``;
     keep it as ``folder/model.model`` and predict every MLIP target of ``evaluate`` and
     ``reference``."""
+    from curate.potentials.mace import last_eval, mace_arguments, train_member
+
     start = time.perf_counter()
     folder = Path(folder).resolve()
     run = folder / "run"
@@ -180,3 +183,72 @@ def train_mlip_cell(
         "valid_last_epoch": valid,
         "seconds": round(time.perf_counter() - start, 3),
     }
+
+
+def write_fit_data(store: Store, folder: Path, split: dict[str, np.ndarray], label_set: str):
+    """A MACE fit's training and validation frames as extxyz with ``REF_*`` labels."""
+    from curate.store.extxyz import export_extxyz
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "val"):
+        path = folder / ("valid.xyz" if name == "val" else "train.xyz")
+        export_extxyz(store, path, label_set, indices=split[name])
+
+
+class MACEFamily(ModelFamily):
+    """MACE potentials, one per (scheme, size, seed) for every target: :func:`train_mlip_cell`
+    on the fit's extxyz files, predicting the frames shared with every worker."""
+
+    name = "mace"
+    label = "MACE"
+    summary = "mace (a MACE potential per cell, scored on energy, forces and stress)"
+    default_targets = DEFAULT_MLIP_TARGETS
+    training_defaults = DEFAULTS
+
+    def models(self) -> tuple[str, ...]:
+        return ("mace",)
+
+    def check_targets(self, targets: tuple[str, ...]) -> None:
+        unknown = [t for t in targets if t not in MLIP_TARGETS]
+        if unknown:
+            raise ValueError(not_predicted(", ".join(unknown)))
+
+    def fits(self, targets: tuple[str, ...]) -> list[FitTarget]:
+        return [FitTarget(ALL_TARGETS, tuple(targets), TRAINED_ON)]
+
+    target_values = staticmethod(target_values)
+
+    def train_settings(
+        self, options: TrainingOptions, target: str, seed: int, label_set: str
+    ) -> MACESettings:
+        return mace_settings(
+            options.hidden, options.max_epochs, options.lr, options.batch_size, options.patience
+        )
+
+    def reference_data(self, store: Store, options: TrainingOptions) -> list[Atoms]:
+        return store.atoms()
+
+    def prepare(self, store: Store, folder: Path, fit: Fit, label_set: str) -> None:
+        write_fit_data(store, folder, fit.split, label_set)
+
+    def worker_inputs(
+        self, store: Store, evaluate_on: np.ndarray, values: dict, options: TrainingOptions
+    ) -> dict[str, Any]:
+        return {"frames": store.atoms(evaluate_on)}
+
+    def task(self, fit: Fit, shared: dict[str, Any], folder: Path, evaluate_on: np.ndarray) -> Task:
+        args = (
+            str(folder),
+            fit.config,
+            fit.cells[0].seed,
+            len(fit.split["train"]),
+            shared["frames"],
+            shared["reference"],
+        )
+        return train_mlip_cell, args
+
+    def unit(self, target: str) -> str:
+        return MLIP_TARGETS.get(target, super().unit(target))
+
+
+FAMILY = MACEFamily()

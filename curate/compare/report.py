@@ -12,16 +12,11 @@ from typing import Any
 import numpy as np
 
 from curate.compare.grid import COMBINED, Cell
-from curate.compare.mace_cells import MLIP_TARGETS
 from curate.compare.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_metrics
-from curate.core.labels import UNITS as LABEL_UNITS
 from curate.models.evaluate import draw_parity
 
 OWN = "own"
 """Each scheme's own test split, in figures and tables."""
-
-UNITS = {**LABEL_UNITS, **MLIP_TARGETS}
-"""Units of the compared targets (stress tensors are reported in GPa)."""
 
 
 def _pyplot():
@@ -40,13 +35,12 @@ def _colours(schemes: list[str]) -> dict[str, Any]:
 
 
 def learning_curves_figure(
-    summary: list[dict], target: str, schemes: list[str], panels: list[str], path: Path
+    summary: list[dict], target: str, unit: str, schemes: list[str], panels: list[str], path: Path
 ) -> Path:
-    """MAE (mean ± std over seeds) against training size (top) and oracle calls (bottom), one
-    column per test set."""
+    """MAE (mean ± std over seeds, in ``unit``) against training size (top) and oracle calls
+    (bottom), one column per test set."""
     plt = _pyplot()
     colours = _colours(schemes)
-    unit = UNITS.get(target, "")
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7), dpi=130, squeeze=False)
     for col, panel in enumerate(panels):
         for row, axis in enumerate(("size", "cost_calls")):
@@ -75,7 +69,7 @@ def learning_curves_figure(
 
 
 def cross_test_figure(
-    table: dict[str, dict[str, float]], target: str, size: int, path: Path
+    table: dict[str, dict[str, float]], target: str, unit: str, size: int, path: Path
 ) -> Path:
     """Heat map of the cross-test matrix (trained on rows, tested on columns)."""
     plt = _pyplot()
@@ -103,7 +97,7 @@ def cross_test_figure(
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("tested on")
     ax.set_ylabel("trained on")
-    ax.set_title(f"{target}: MAE ({UNITS.get(target, '')}), {size} training frames", fontsize=9)
+    ax.set_title(f"{target}: MAE ({unit}), {size} training frames", fontsize=9)
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     fig.savefig(path)
@@ -112,12 +106,12 @@ def cross_test_figure(
 
 
 def parity_figure(
-    panels: list[tuple[str, np.ndarray, np.ndarray, str]], target: str, path: Path
+    panels: list[tuple[str, np.ndarray, np.ndarray, str]], target: str, unit: str, path: Path
 ) -> Path:
     """Parity plots side by side: (scheme, truth, prediction, title) each."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), dpi=130, squeeze=False)
-    label = f"{target} ({UNITS.get(target, '')})"
+    label = f"{target} ({unit})"
     for ax, (_, truth, pred, title) in zip(axes[0], panels, strict=True):
         draw_parity(ax, truth, pred, label, title)
     fig.tight_layout()
@@ -164,8 +158,9 @@ img{max-width:100%;margin:0.5em 0} .note{color:#555;font-size:0.9em}
 """
 
 
-def write_html(report: dict[str, Any], out: Path) -> Path:
-    """The whole report as one HTML file with every figure embedded."""
+def write_html(report: dict[str, Any], out: Path, units: dict[str, str]) -> Path:
+    """The whole report as one HTML file with every figure embedded; ``units`` of the
+    targets."""
     s = report["settings"]
     parts = [
         f"<h1>curate compare: {html.escape(Path(report['store']).name)}</h1>",
@@ -182,7 +177,7 @@ def write_html(report: dict[str, Any], out: Path) -> Path:
         + ". MAE and RMSE lead: R² on a narrow set misleads.</p>",
     ]
     for target, ranked in report["rankings"].items():
-        unit = UNITS.get(target, "")
+        unit = units.get(target, "")
         parts.append(f"<h2>{html.escape(target)} ({html.escape(unit)})</h2>")
         rows = [
             [

@@ -9,15 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.compare.costs import SchemeCost, scheme_costs
-from curate.compare.grid import (
-    COMBINED,
-    REFERENCE,
-    CompareSettings,
-    Progress,
-    load_reference,
-    plan,
-    run_grid,
-)
+from curate.compare.grid import COMBINED, REFERENCE, Progress, load_reference, plan, run_grid
 from curate.compare.report import (
     OWN,
     best_panels,
@@ -36,6 +28,7 @@ from curate.compare.scores import (
     summarise,
     test_sets,
 )
+from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError
 from curate.metrics.diversity import json_ready
 from curate.store import Store
@@ -92,7 +85,7 @@ def compare(
         "store": str(store),
         "label_set": grid.label_set,
         "settings": {
-            **vars(settings),
+            **settings.model_dump(),
             "targets": list(settings.targets),
             "sizes": list(settings.sizes),
         },
@@ -127,16 +120,20 @@ def compare(
         "figures": {},
     }
     panels = [OWN, COMBINED, *([REFERENCE] if ref is not None else [])]
+    units = {t: grid.family.unit(t) for t in settings.targets}
     for t in settings.targets:
         figures = {
             "learning_curves": learning_curves_figure(
-                summary, t, grid.schemes, panels, out / f"learning_curves_{t}.png"
+                summary, t, units[t], grid.schemes, panels, out / f"learning_curves_{t}.png"
             ).name,
             "cross_test": cross_test_figure(
-                report["cross_test"][t]["mae"], t, largest, out / f"cross_test_{t}.png"
+                report["cross_test"][t]["mae"], t, units[t], largest, out / f"cross_test_{t}.png"
             ).name,
             "parity": parity_figure(
-                best_panels(rows, results, grid, ref, t, head), t, out / f"parity_{t}.png"
+                best_panels(rows, results, grid, ref, t, head),
+                t,
+                units[t],
+                out / f"parity_{t}.png",
             ).name,
         }
         report["figures"][t] = figures
@@ -147,7 +144,7 @@ def compare(
         "curves_csv": write_csv(summary, out / "curves.csv").name,
     }
     report = json_ready(report)
-    write_html(report, out)
+    write_html(report, out, units)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return report
 

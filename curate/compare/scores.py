@@ -13,7 +13,6 @@ import numpy as np
 
 from curate.compare.costs import SchemeCost
 from curate.compare.grid import COMBINED, REFERENCE, Cell, Plan, Reference
-from curate.compare.mace_cells import as_rows
 from curate.models.evaluate import regression_metrics
 
 METRICS = ("mae", "rmse", "r2", "bias")
@@ -84,14 +83,14 @@ def on_test_set(
     components."""
     if name == REFERENCE:
         truth = reference.values[target]
-        pred = as_rows(outcome["reference"], truth.shape[-1])
+        pred = grid.family.rows(outcome["reference"], truth.shape[-1])
     else:
         union = grid.test_union
         idx = (
             np.arange(len(union)) if name == COMBINED else np.searchsorted(union, grid.tests[name])
         )
         truth = grid.values[target][union][idx]
-        pred = as_rows(outcome["tests"], truth.shape[-1])[idx]
+        pred = grid.family.rows(outcome["tests"], truth.shape[-1])[idx]
     truth, pred = truth.ravel(), pred.ravel()
     ok = np.isfinite(truth)
     return truth[ok], pred[ok]

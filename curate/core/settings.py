@@ -40,8 +40,13 @@ class Settings(BaseModel):
 
 
 def validation_message(exc: ValidationError, where: str) -> str:
-    """One line for a pydantic error: where, the field's path, and what is wrong with it."""
+    """One line for a pydantic error: where, the field's path, and what is wrong with it. Where
+    a command (``curate ...``) asks, fields are named as its options (``--cluster-cores``)."""
     first = exc.errors()[0]
     path = ".".join(str(p) for p in first["loc"])
+    if where.startswith("curate ") and path:
+        path = "--" + path.replace("_", "-")
+    if first["type"] == "literal_error" and path:
+        return f"{where}: unknown {path} {first['input']!r} ({first['ctx']['expected']})"
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {path}: {message}" if path else f"{where}: {message}"

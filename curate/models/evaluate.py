@@ -122,9 +122,7 @@ def evaluate_store(
     """Metrics of a loaded model on the usable frames of ``store`` (all, or one split of its
     training), with truths and predictions in the target's units."""
     target = record["target"]
-    if label_set is None and record["target"]["label_set"] in store.label_sets():
-        label_set = record["target"]["label_set"]
-    label_set = pick_label_set(store, label_set)
+    label_set = pick_label_set(store, label_set, prefer=target["label_set"])
     values, usable = frame_targets(store, target["name"], label_set)
     if split is not None:
         usable &= np.isin(np.arange(len(usable)), split_frames_of(record, store, split))

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from curate.core.settings import Settings
 
+PROPERTY_MODELS = ("paper-1", "paper-2", "paper-3", "paper-4", "paper-5", "paper-6", "schnet")
+"""The property networks by name (built by :func:`curate.models.networks.build_model`)."""
 DEFAULT_MODEL = "schnet"
 DEFAULT_CUTOFF = 5.5
 """Å, the radius of the graphs (the paper's)."""

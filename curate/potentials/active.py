@@ -5,20 +5,22 @@ force disagreement on a few labelled probe frames, pick a batch of frames that a
 sampling), label them, and repeat until the label budget is spent or fresh MD stays below the
 target error.
 
-Every round is a folder ``OUT/round-K`` and a record in ``OUT/active.json``; each phase of a round
-(train, explore, probe, select, label) is recorded when finished, so a killed run resumes in the
-phase it was in. Frames enter the store with ``round`` K and scheme ``active``; the labeller
-never aborts on a failed frame, and failed frames count against the budget (they were paid for).
+Every round is a folder ``OUT/round-K``; each phase of a round (train, explore, probe, select,
+label) is a step ``round-K/<phase>`` of :mod:`curate.core.steps`, depending on the phase before
+it (``round-K/train`` on ``round-(K-1)/label``), recorded in ``OUT/active.json`` when finished,
+so a killed run resumes in the phase it was in. The file also holds the loop's settings (another
+run in the same folder must use the same), ``rounds`` (each round's phases done, their seconds and
+results, and the labels spent) and why the loop ``finished``. Frames enter the store with
+``round`` K and scheme ``active``; the labeller never aborts on a failed frame, and failed frames
+count against the budget (they were paid for).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from curate.calculators import CalculatorSpec
 from curate.core.errors import InputError
 from curate.core.labels import Status
 from curate.core.provenance import Provenance
-from curate.potentials.mace import MACESettings
+from curate.core.steps import Step, StepEvents, StepRunner, StepState
+from curate.potentials.settings import ActiveSettings
 from curate.store import Store
 
 SCHEME = "active"
@@ -39,86 +42,46 @@ PHASES = ("train", "explore", "probe", "select", "label")
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class ActiveSettings:
-    """The loop's budget, batch, committee, exploration and stopping rule."""
-
-    temperatures: tuple[float, ...] = (300.0,)
-    budget: int = 500
-    batch: int = 50
-    committee: int = 4
-    target_error: float = 0.1
-    """eV/Å: frames whose calibrated force error exceeds this are worth labelling."""
-    upper_error: float | None = None
-    """eV/Å: frames beyond this are left out as unphysical (None: keep all)."""
-    probe: int = 5
-    """Random candidates labelled every round to calibrate the committee (they train it later)."""
-    stop_fraction: float = 0.05
-    """Stop when fewer than this share of fresh MD frames exceeds the target error."""
-    starts: int = 2
-    md_frames: int = 20
-    stride: int = 10
-    equilibration: int = 20
-    timestep: float = 2.0
-    max_rounds: int = 10
-    system: str | None = None
-    seed: int = 0
-    mace: MACESettings = field(default_factory=MACESettings)
-
-    def __post_init__(self) -> None:
-        positive = {
-            "--budget": self.budget,
-            "--batch": self.batch,
-            "--starts": self.starts,
-            "--md-frames": self.md_frames,
-            "--max-rounds": self.max_rounds,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise InputError(f"{name} must be at least 1, got {value}")
-        if self.committee < 2:
-            raise InputError(f"--committee needs at least 2 models, got {self.committee}")
-        if self.probe < 1:
-            raise InputError(f"--probe must be at least 1 frame, got {self.probe}")
-        if not self.temperatures or min(self.temperatures) <= 0:
-            raise InputError(f"temperatures must be positive, got {self.temperatures}")
-        if not self.target_error > 0:
-            raise InputError(f"--target-error must be positive, got {self.target_error}")
-        if self.upper_error is not None and self.upper_error <= self.target_error:
-            raise InputError("--upper-error must exceed --target-error")
-        self.mace.check()
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+def step_name(k: int, phase: str) -> str:
+    """The name of a round's phase among the loop's steps."""
+    return f"round-{k}/{phase}"
 
 
-@dataclass
-class State:
-    """What ``active.json`` holds: the settings and every round's record."""
+def rounds_view(state: StepState) -> None:
+    """``state["rounds"]``: one record a round, from the records of its finished phases."""
+    rounds: dict[int, dict[str, Any]] = {}
+    for name, step in state.records.items():
+        k, slash, phase = name.removeprefix("round-").partition("/")
+        if not (slash and k.isdigit() and phase in PHASES):
+            continue
+        record = rounds.setdefault(int(k), {"round": int(k), "done": [], "seconds": {}})
+        record["done"].append(phase)
+        record["seconds"][phase] = step["seconds"]
+        record.update(step["result"])
+    for record in rounds.values():
+        record["done"].sort(key=PHASES.index)
+    state["rounds"] = [rounds[k] for k in sorted(rounds)]
 
-    path: Path
-    settings: dict[str, Any]
-    rounds: list[dict[str, Any]] = field(default_factory=list)
-    finished: str | None = None
 
-    @classmethod
-    def load(cls, out: Path, settings: ActiveSettings) -> State:
-        path = out / STATE_FILE
-        current = json.loads(json.dumps(settings.as_dict(), default=str))
-        if not path.exists():
-            return cls(path, current)
-        saved = json.loads(path.read_text())
-        if saved["settings"] != current:
-            raise InputError(
-                f"{path} was started with other settings; use another --out or the same options"
-            )
-        return cls(path, current, saved["rounds"], saved.get("finished"))
+def load_state(out: Path, settings: ActiveSettings) -> StepState:
+    """The loop's state in ``out``; refused if the folder was started with other settings."""
+    state = StepState.load(out / STATE_FILE, derive=rounds_view)
+    current = json.loads(json.dumps(settings.as_dict(), default=str))
+    if state.fields.setdefault("settings", current) != current:
+        raise InputError(
+            f"{state.path} was started with other settings; use another --out or the same options"
+        )
+    state.fields.setdefault("finished", None)
+    rounds_view(state)
+    return state
 
-    def save(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        payload = {"settings": self.settings, "rounds": self.rounds, "finished": self.finished}
-        tmp.write_text(json.dumps(payload, indent=1, default=str))
-        os.replace(tmp, self.path)
+
+class _Log(StepEvents):
+    def __init__(self, log: Log):
+        self.log = log
+
+    def start(self, step: Step, before: dict[str, Any] | None) -> None:
+        self.log(step.detail)
 
 
 def spent_labels(store: Store) -> int:
@@ -146,8 +109,8 @@ def explore(
 ) -> tuple[list[Atoms], list[Provenance]]:
     """Committee-driven MD from every start at every temperature; a run that blows up keeps the
     frames it made before."""
-    from curate.samplers import get_sampler
     from curate.samplers.base import SamplingStopped, derived_seed
+    from curate.samplers.registry import get_sampler
 
     frames, provenance = [], []
     for t, temperature in enumerate(settings.temperatures):
@@ -204,7 +167,8 @@ class ActiveLoop:
         self.store_path, self.out, self.oracle, self.settings = store_path, out, oracle, settings
         self.label_set = oracle.default_label_set
         self.client_options, self.log = client_options, log
-        self.state = State.load(out, settings)
+        self.state = load_state(out, settings)
+        self.steps = StepRunner(self.state, events=_Log(log))
 
     def folder(self, record: dict[str, Any]) -> Path:
         return self.out / f"round-{record['round']}"
@@ -225,35 +189,47 @@ class ActiveLoop:
         return summary.counts
 
     def run(self) -> dict[str, Any]:
-        state = self.state
-        while state.finished is None:
-            if not state.rounds or set(state.rounds[-1]["done"]) >= set(PHASES):
-                state.rounds.append({"round": len(state.rounds) + 1, "done": [], "seconds": {}})
-            record = state.rounds[-1]
-            self.folder(record).mkdir(exist_ok=True)
-            for name in PHASES:
-                if name in record["done"]:
-                    continue
-                self.log(f"round {record['round']}: {name}")
-                start = time.perf_counter()
-                record.update(getattr(self, name)(record))
-                record["seconds"][name] = round(time.perf_counter() - start, 2)
-                record["done"].append(name)
-                state.save()
-            record["spent"] = spent = self.spent()
+        """Run the rounds' phases as steps (those finished before are skipped) until one of the
+        stopping rules holds after a round."""
+        finished, k = None, 0
+        while finished is None:
+            k += 1
+            record = self.round(k)
             if record["fraction_above_target"] < self.settings.stop_fraction:
-                state.finished = "converged: fresh MD stays below the target force error"
-            elif spent >= self.settings.budget:
-                state.finished = "budget spent"
-            elif record["round"] >= self.settings.max_rounds:
-                state.finished = "reached --max-rounds"
-            state.save()
+                finished = "converged: fresh MD stays below the target force error"
+            elif record["spent"] >= self.settings.budget:
+                finished = "budget spent"
+            elif k >= self.settings.max_rounds:
+                finished = "reached --max-rounds"
+        self.state["finished"] = finished
+        self.state.save()
         return {
             "store": str(self.store_path),
             "out": str(self.out),
-            "finished": state.finished,
-            "rounds": state.rounds,
+            "finished": finished,
+            "rounds": self.state["rounds"],
         }
+
+    def round(self, k: int) -> dict[str, Any]:
+        """Round ``k``'s phases, each a step on the one before; the results of all of them."""
+        record: dict[str, Any] = {"round": k}
+        self.folder(record).mkdir(exist_ok=True)
+        before = (step_name(k - 1, PHASES[-1]),) if k > 1 else ()
+        for phase in PHASES:
+            inputs = {"round": k, "phase": phase}
+            if not before:
+                inputs["settings"] = self.state["settings"]
+            step = Step(
+                step_name(k, phase),
+                inputs,
+                before,
+                (),
+                lambda phase=phase: getattr(self, phase)(record),
+                f"round {k}: {phase}",
+            )
+            record.update(self.steps.run(step).result)
+            before = (step.name,)
+        return record
 
     def train(self, record: dict[str, Any]) -> dict[str, Any]:
         """A committee on every frame labelled ok so far."""
@@ -362,8 +338,9 @@ class ActiveLoop:
         return result | {"selected": len(chosen), "selection_counts": selection.counts()}
 
     def label(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The oracle labels the selected frames (a failed frame is recorded, never fatal)."""
-        return {"labels": self._oracle_labels()}
+        """The oracle labels the selected frames (a failed frame is recorded, never fatal); the
+        labels the loop has spent so far."""
+        return {"labels": self._oracle_labels(), "spent": self.spent()}
 
 
 def run_active(

@@ -204,9 +204,9 @@ def parse_error_table(log: str) -> dict[str, dict[str, float]]:
     return table
 
 
-def last_eval(results: Path) -> dict[str, Any]:
-    """The last validation record MACE wrote to its results file (per-epoch JSON lines)."""
-    last: dict[str, Any] = {}
+def eval_records(results: Path) -> list[dict[str, Any]]:
+    """Every validation record MACE wrote to its results files (per-epoch JSON lines), in order."""
+    records = []
     for path in sorted(results.glob("*_train.txt")):
         for line in path.read_text().splitlines():
             try:
@@ -214,7 +214,13 @@ def last_eval(results: Path) -> dict[str, Any]:
             except json.JSONDecodeError:
                 continue
             if record.get("mode") == "eval":
-                last = record
+                records.append(record)
+    return records
+
+
+def last_eval(results: Path) -> dict[str, Any]:
+    """The last validation record MACE wrote to its results files."""
+    last = (eval_records(results) or [{}])[-1]
     return {k: _number(v) if isinstance(v, str) else v for k, v in last.items() if k != "mode"}
 
 

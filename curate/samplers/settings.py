@@ -17,11 +17,11 @@ class SampleSettings(Settings):
     the sampler's own parameter model (``amplitude``, ``temperature``, ``stride``...), checked by
     it."""
 
-    system: str = Field(description="Built-in system (Ag3SBr, Ag3SI, Ag3SBrI) or structure file.")
     scheme: str = Field("random", description="Sampling scheme (see the sampler registry).")
     n: int = Field(description="Number of configurations.")
     seed: int = Field(0, description="Random seed; the same seed gives the same frames.")
     params: dict[str, Any] = Field({}, description="The sampler's own parameters.")
+    system: str = Field(description="Built-in system (Ag3SBr, Ag3SI, Ag3SBrI) or structure file.")
     supercell: int | None = Field(
         None, ge=1, description="Repetitions per axis (built-ins: 2 → 40 atoms; files: 1)."
     )

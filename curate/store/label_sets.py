@@ -10,9 +10,11 @@ from curate.core.errors import InputError
 from curate.store.zarr_store import Store
 
 
-def pick_label_set(store: Store, label_set: str | None) -> str:
-    """``label_set``, or the store's only label set."""
+def pick_label_set(store: Store, label_set: str | None, prefer: str | None = None) -> str:
+    """``label_set``; else ``prefer`` when the store has it; else the store's only label set."""
     names = store.label_sets()
+    if label_set is None and prefer in names:
+        return prefer
     if label_set is not None or len(names) == 1:
         return label_set or names[0]
     if not names:
