@@ -7,43 +7,37 @@ from typing import Annotated
 
 import typer
 from curate.cli.hpo import parse_list
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, StorePath, given, setting
 from curate.cli.output import emit, log
+
+from curate.potentials.settings import ActiveSettings, MACESettings
 
 
 def command(
     store: StorePath,
     out: Annotated[Path, typer.Option(help="Folder for rounds, committees and active.json.")],
-    system: Annotated[
-        str | None, typer.Option(help="Start MD from frames of this system only.")
+    system: Annotated[str | None, setting(ActiveSettings, "system")] = None,
+    temperatures: Annotated[
+        str | None,
+        typer.Option(help="Exploration temperatures (K), comma-separated [default: 300]."),
     ] = None,
-    temperatures: Annotated[str, typer.Option(help="Exploration temperatures (K).")] = "300",
-    budget: Annotated[int, typer.Option(help="Oracle labels this loop may spend.")] = 500,
-    batch: Annotated[int, typer.Option(help="Frames selected per round.")] = 50,
-    committee: Annotated[int, typer.Option(help="MACE models per committee.")] = 4,
-    target_error: Annotated[
-        float,
-        typer.Option(help="Calibrated force error (eV/Å) that makes a frame worth labelling."),
-    ] = 0.1,
-    upper_error: Annotated[
-        float | None, typer.Option(help="Leave out frames beyond this force error (eV/Å).")
-    ] = None,
-    probe: Annotated[
-        int, typer.Option(help="Random candidates labelled per round to calibrate.")
-    ] = 5,
-    stop_fraction: Annotated[
-        float, typer.Option(help="Stop when fewer fresh MD frames than this exceed the target.")
-    ] = 0.05,
-    starts: Annotated[int, typer.Option(help="Starting frames per temperature.")] = 2,
-    md_frames: Annotated[int, typer.Option(help="Candidate frames per MD run.")] = 20,
-    stride: Annotated[int, typer.Option(help="MD steps between candidate frames.")] = 10,
-    max_rounds: Annotated[int, typer.Option(help="Upper bound on rounds.")] = 10,
+    budget: Annotated[int | None, setting(ActiveSettings, "budget")] = None,
+    batch: Annotated[int | None, setting(ActiveSettings, "batch")] = None,
+    committee: Annotated[int | None, setting(ActiveSettings, "committee")] = None,
+    target_error: Annotated[float | None, setting(ActiveSettings, "target_error")] = None,
+    upper_error: Annotated[float | None, setting(ActiveSettings, "upper_error")] = None,
+    probe: Annotated[int | None, setting(ActiveSettings, "probe")] = None,
+    stop_fraction: Annotated[float | None, setting(ActiveSettings, "stop_fraction")] = None,
+    starts: Annotated[int | None, setting(ActiveSettings, "starts")] = None,
+    md_frames: Annotated[int | None, setting(ActiveSettings, "md_frames")] = None,
+    stride: Annotated[int | None, setting(ActiveSettings, "stride")] = None,
+    max_rounds: Annotated[int | None, setting(ActiveSettings, "max_rounds")] = None,
     oracle: Annotated[
         str, typer.Option(help="Calculator that labels (default chgnet).")
     ] = "chgnet",
-    epochs: Annotated[int, typer.Option(help="MACE training epochs per round.")] = 100,
-    channels: Annotated[int, typer.Option(help="MACE channels.")] = 32,
-    seed: Annotated[int, typer.Option(help="Seed of starts, MD, probes and committees.")] = 0,
+    epochs: Annotated[int | None, setting(MACESettings, "epochs")] = None,
+    channels: Annotated[int | None, setting(MACESettings, "channels")] = None,
+    seed: Annotated[int | None, setting(ActiveSettings, "seed")] = None,
     workers: Annotated[int | None, typer.Option(help="Dask workers for labelling.")] = None,
     json_: Json = False,
 ) -> None:
@@ -53,26 +47,11 @@ def command(
     resume a killed loop in the round and phase it was in."""
     from curate.calculators import parse_spec
     from curate.potentials.active import run_active
-    from curate.potentials.settings import ActiveSettings
 
-    settings = ActiveSettings.build(
-        "curate active",
-        temperatures=tuple(parse_list(temperatures, float, "--temperatures") or ()),
-        budget=budget,
-        batch=batch,
-        committee=committee,
-        target_error=target_error,
-        upper_error=upper_error,
-        probe=probe,
-        stop_fraction=stop_fraction,
-        starts=starts,
-        md_frames=md_frames,
-        stride=stride,
-        max_rounds=max_rounds,
-        system=system,
-        seed=seed,
-        mace={"epochs": epochs, "channels": channels},
-    )
+    mace = {k: v for k, v in {"epochs": epochs, "channels": channels}.items() if v is not None}
+    chosen = parse_list(temperatures, float, "--temperatures")
+    values = locals() | {"temperatures": tuple(chosen) if chosen is not None else None}
+    settings = ActiveSettings.build("curate active", **given(ActiveSettings, values))
     result = run_active(
         store, out, parse_spec(oracle), settings, {"workers": workers}, lambda m: log(m)
     )

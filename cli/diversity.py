@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, StorePath, given, setting
 from curate.cli.output import emit
+
+from curate.metrics.settings import DescriptorSettings, DiversitySettings
 
 
 def command(
@@ -21,25 +23,19 @@ def command(
         int | None,
         typer.Option(help="Frames per size-matched subset (default: the smallest group)."),
     ] = None,
-    repeats: Annotated[int, typer.Option(help="Size-matched subsets per group.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the subsets.")] = 0,
+    repeats: Annotated[int | None, setting(DiversitySettings, "repeats")] = None,
+    seed: Annotated[int | None, setting(DiversitySettings, "seed")] = None,
     labels: Annotated[
         str | None,
         typer.Option(help="Label set for energies (default: the one with most ok energies)."),
     ] = None,
-    bandwidth: Annotated[float, typer.Option(help="QUESTS kernel bandwidth h (1/Å).")] = 0.015,
-    k: Annotated[int, typer.Option(help="QUESTS neighbours per environment.")] = 32,
-    cutoff: Annotated[float, typer.Option(help="QUESTS descriptor cutoff (Å).")] = 5.0,
-    q: Annotated[float, typer.Option(help="Vendi score order (1: Shannon).")] = 1.0,
-    contact: Annotated[
-        float, typer.Option(help="Close contact: a pair under this share of its covalent radii.")
-    ] = 0.75,
-    kt: Annotated[
-        float, typer.Option(help="Flag frames more than this many kT per atom above reference.")
-    ] = 3.0,
-    temperature: Annotated[
-        float, typer.Option(help="K, for frames that record no temperature.")
-    ] = 300.0,
+    bandwidth: Annotated[float | None, setting(DiversitySettings, "bandwidth")] = None,
+    k: Annotated[int | None, setting(DescriptorSettings, "k")] = None,
+    cutoff: Annotated[float | None, setting(DescriptorSettings, "cutoff")] = None,
+    q: Annotated[float | None, setting(DiversitySettings, "q")] = None,
+    contact: Annotated[float | None, setting(DiversitySettings, "contact_fraction")] = None,
+    kt: Annotated[float | None, setting(DiversitySettings, "kt_multiple")] = None,
+    temperature: Annotated[float | None, setting(DiversitySettings, "temperature")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Folder for the PCA map (diversity_pca.png).")
     ] = None,
@@ -47,19 +43,10 @@ def command(
 ) -> None:
     """Entropy, diversity, Vendi score, coverage, correlation and physicality of each group."""
     from curate.metrics.diversity import diversity_report
-    from curate.metrics.settings import DiversitySettings
 
-    settings = DiversitySettings.build(
-        "curate diversity",
-        descriptor={"k": k, "cutoff": cutoff},
-        bandwidth=bandwidth,
-        q=q,
-        contact_fraction=contact,
-        kt_multiple=kt,
-        temperature=temperature,
-        repeats=repeats,
-        seed=seed,
-    )
+    descriptor = {k: v for k, v in {"k": k, "cutoff": cutoff}.items() if v is not None}
+    values = locals() | {"contact_fraction": contact, "kt_multiple": kt}
+    settings = DiversitySettings.build("curate diversity", **given(DiversitySettings, values))
     payload = diversity_report(store, by, reference, size, labels, settings, plot)
 
     def render(console):

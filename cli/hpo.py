@@ -12,8 +12,6 @@ from curate.cli.train import (
     BatchSize,
     Cutoff,
     LabelSet,
-    MaxEpochs,
-    Patience,
     Seed,
     Split,
     Target,
@@ -51,8 +49,11 @@ def command(
     max_trials: Annotated[
         int | None, typer.Option(help="Train a seeded random subset of this many trials.")
     ] = None,
-    max_epochs: MaxEpochs = 300,
-    patience: Patience = 30,
+    max_epochs: Annotated[int, typer.Option(help="Upper bound on epochs of each trial.")] = 300,
+    patience: Annotated[
+        int,
+        typer.Option(help="Stop a trial after this many epochs without a better validation loss."),
+    ] = 30,
     batch_size: BatchSize = 32,
     split: Split = "0.7,0.15,0.15",
     seed: Seed = 0,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, Scheduler, StorePath
+from curate.cli.options import Json, StorePath, given, setting
 from curate.cli.output import emit, stderr
+
+from curate.labelling.settings import LabelSettings
 
 PARTIAL_FAILURE = 3
 """Exit code when some frames failed (their messages are in the store)."""
@@ -21,28 +23,17 @@ def command(
         str | None,
         typer.Option(help="Calculator keyword arguments: inline JSON/YAML or a .json/.yaml file."),
     ] = None,
-    label_set: Annotated[
-        str | None, typer.Option(help="Label set name (default from the calculator).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Dask workers (default: one per core; jobqueue: jobs).")
-    ] = None,
-    scheduler: Scheduler = None,
-    cluster: Annotated[
-        str, typer.Option(help="local, slurm or pbs (slurm/pbs need curate[cluster]).")
-    ] = "local",
-    cluster_cores: Annotated[int, typer.Option(help="slurm/pbs: cores per job.")] = 1,
-    cluster_memory: Annotated[str, typer.Option(help="slurm/pbs: memory per job.")] = "4GB",
-    walltime: Annotated[
-        str, typer.Option(help="slurm/pbs: job walltime; workers drain 5 min before it.")
-    ] = "01:00:00",
+    label_set: Annotated[str | None, setting(LabelSettings, "label_set")] = None,
+    workers: Annotated[int | None, setting(LabelSettings, "workers")] = None,
+    scheduler: Annotated[str | None, setting(LabelSettings, "scheduler")] = None,
+    cluster: Annotated[str | None, setting(LabelSettings, "cluster")] = None,
+    cluster_cores: Annotated[int | None, setting(LabelSettings, "cluster_cores")] = None,
+    cluster_memory: Annotated[str | None, setting(LabelSettings, "cluster_memory")] = None,
+    walltime: Annotated[str | None, setting(LabelSettings, "walltime")] = None,
     retry_failed: Annotated[
         bool, typer.Option(help="Also retry frames whose calculation failed before.")
     ] = False,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(help="Frames per Dask task (default: 16+ tasks per worker, ≤ 8 frames)."),
-    ] = None,
+    batch_size: Annotated[int | None, setting(LabelSettings, "batch_size")] = None,
     json_: Json = False,
 ) -> None:
     """Label every frame of STORE not yet labelled ok; re-running continues where it stopped.
@@ -54,20 +45,8 @@ def command(
 
     from curate.calculators import parse_spec
     from curate.labelling.run import label_store
-    from curate.labelling.settings import LabelSettings
 
-    settings = LabelSettings.build(
-        "curate label",
-        workers=workers,
-        scheduler=scheduler,
-        cluster=cluster,
-        cluster_cores=cluster_cores,
-        cluster_memory=cluster_memory,
-        walltime=walltime,
-        label_set=label_set,
-        retry_failed=retry_failed,
-        batch_size=batch_size,
-    )
+    settings = LabelSettings.build("curate label", **given(LabelSettings, locals()))
     spec = parse_spec(calculator, kwargs)
     options = settings.client_options(settings.workers)
     columns = (
@@ -87,9 +66,9 @@ def command(
         summary = label_store(
             store,
             spec,
-            label_set=label_set,
-            retry_failed=retry_failed,
-            batch_size=batch_size,
+            label_set=settings.label_set,
+            retry_failed=settings.retry_failed,
+            batch_size=settings.batch_size,
             client_options=options,
             progress=progress,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,3 +23,15 @@ Workers = Annotated[int | None, typer.Option(help="Dask workers (default: one pe
 Scheduler = Annotated[
     str | None, typer.Option(help="Address of an existing Dask scheduler to use.")
 ]
+
+
+def setting(model: type, name: str, *flags: str) -> Any:
+    """A typer option for field ``name`` of a stage's settings ``model``: its help is the field's
+    description with the default, and the option itself defaults to None, so that the model's
+    default applies (one default, in one place)."""
+    return typer.Option(*flags, help=model.describe(name), show_default=False)
+
+
+def given(model: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The command's option values (its ``locals()``) that are fields of ``model``."""
+    return {name: value for name, value in values.items() if name in model.model_fields}

@@ -8,35 +8,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, StorePath
+from curate.cli.options import Json, StorePath, given, setting
 from curate.cli.output import emit, stderr
 
-Target = Annotated[
-    str,
-    typer.Option(
-        help="energy_per_atom, hydrostatic_stress (GPa), band_gap, vbm, cbm or any per-frame "
-        "label in the store."
-    ),
+from curate.models.settings import TrainConfig
+
+Target = Annotated[str | None, setting(TrainConfig, "target")]
+LabelSet = Annotated[str | None, setting(TrainConfig, "label_set")]
+Split = Annotated[
+    str | None, typer.Option(help="Train/validation/test fractions [default: 0.7,0.15,0.15].")
 ]
-LabelSet = Annotated[str | None, typer.Option(help="Label set to learn (default: the only one).")]
-Split = Annotated[str, typer.Option(help="Train/validation/test fractions.")]
-Seed = Annotated[int, typer.Option(help="Seed of the split, the initial weights and shuffling.")]
-MaxEpochs = Annotated[int, typer.Option(help="Upper bound on epochs.")]
-Patience = Annotated[
-    int, typer.Option(help="Stop after this many epochs without a better validation loss.")
-]
-BatchSize = Annotated[int, typer.Option(help="Graphs per optimiser step.")]
-Cutoff = Annotated[float, typer.Option(help="Graph radius in Å.")]
-Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+Seed = Annotated[int | None, setting(TrainConfig, "seed")]
+MaxEpochs = Annotated[int | None, setting(TrainConfig, "max_epochs")]
+Patience = Annotated[int | None, setting(TrainConfig, "patience")]
+BatchSize = Annotated[int | None, setting(TrainConfig, "batch_size")]
+Cutoff = Annotated[float | None, setting(TrainConfig, "cutoff")]
+Device = Annotated[str | None, setting(TrainConfig, "device")]
 Threads = Annotated[
     int | None, typer.Option(help="CPU threads for torch (default: torch's, one per core).")
 ]
 
 
-def parse_split(text: str) -> tuple[float, float, float]:
-    """``0.7,0.15,0.15`` → three floats."""
+def parse_split(text: str | None) -> tuple[float, float, float] | None:
+    """``0.7,0.15,0.15`` → three floats; None stays None."""
     from curate.core.errors import InputError
 
+    if text is None:
+        return None
     message = f"--split takes three fractions like 0.7,0.15,0.15, got '{text}'"
     try:
         parts = tuple(float(p) for p in text.split(","))
@@ -88,58 +86,36 @@ def epoch_progress(label: str) -> Iterator[Callable[[int, int, float, float], No
 def command(
     store: StorePath,
     out: Annotated[Path, typer.Option(help="Model file to write (.pt).")],
-    target: Target = "energy_per_atom",
-    model: Annotated[
-        str, typer.Option(help="schnet (default) or the paper's paper-1 … paper-6.")
-    ] = "schnet",
+    target: Target = None,
+    model: Annotated[str | None, setting(TrainConfig, "model")] = None,
     label_set: LabelSet = None,
-    hidden: Annotated[
-        int | None, typer.Option(help="Hidden channels (schnet 32, paper-N 64).")
-    ] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout (schnet 0, paper-N 0.2).")] = None,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (halved on plateaus).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 0.0,
-    output_activation: Annotated[
-        str, typer.Option(help="linear (default), sigmoid or softplus on the output.")
-    ] = "linear",
-    batch_size: BatchSize = 32,
-    max_epochs: MaxEpochs = 500,
-    patience: Patience = 50,
-    split: Split = "0.7,0.15,0.15",
-    seed: Seed = 0,
-    split_seed: Annotated[
-        int | None, typer.Option(help="Seed of the split alone (default: --seed).")
-    ] = None,
-    cutoff: Cutoff = 5.5,
-    device: Device = "auto",
+    hidden: Annotated[int | None, setting(TrainConfig, "hidden")] = None,
+    dropout: Annotated[float | None, setting(TrainConfig, "dropout")] = None,
+    lr: Annotated[float | None, setting(TrainConfig, "lr")] = None,
+    weight_decay: Annotated[float | None, setting(TrainConfig, "weight_decay")] = None,
+    output_activation: Annotated[str | None, setting(TrainConfig, "output")] = None,
+    batch_size: BatchSize = None,
+    max_epochs: MaxEpochs = None,
+    patience: Patience = None,
+    split: Split = None,
+    seed: Seed = None,
+    split_seed: Annotated[int | None, setting(TrainConfig, "split_seed")] = None,
+    cutoff: Cutoff = None,
+    device: Device = None,
     threads: Threads = None,
     json_: Json = False,
 ) -> None:
     """Train a property model on the ok frames of STORE; report MAE/RMSE/R² per split."""
-    from curate.models.settings import TrainConfig
     from curate.models.train import train
 
     set_threads(threads)
     config = TrainConfig.build(
         "curate train",
-        target=target,
-        model=model,
-        label_set=label_set,
-        hidden=hidden,
-        dropout=dropout,
+        **given(TrainConfig, locals()),
         output=output_activation,
-        lr=lr,
-        weight_decay=weight_decay,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        patience=patience,
         fractions=parse_split(split),
-        seed=seed,
-        split_seed=split_seed,
-        cutoff=cutoff,
-        device=device,
     )
-    with epoch_progress(f"training {model}") as progress:
+    with epoch_progress(f"training {config.model}") as progress:
         result = train(store, config, out=out, progress=progress)
     record = result.record
     payload = training_payload(record) | {"store": str(store), "out": str(out)}
@@ -148,7 +124,7 @@ def command(
         from rich.table import Table
 
         console.print(
-            f"{model} on {target} ({record['target']['label_set']}): best epoch "
+            f"{config.model} on {config.target} ({record['target']['label_set']}): best epoch "
             f"{payload['best_epoch']} of {payload['epochs']}, {payload['seconds']:.1f} s on "
             f"{payload['device']}; wrote {out}"
         )

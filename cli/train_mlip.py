@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, Scheduler, StorePath
+from curate.cli.options import Json, Scheduler, StorePath, given, setting
 from curate.cli.output import emit, stderr
-from curate.cli.train import Device, LabelSet
+from curate.cli.train import LabelSet
+
+from curate.potentials.settings import MACESettings
 
 
 @contextlib.contextmanager
@@ -41,24 +43,22 @@ def command(
     out: Annotated[Path, typer.Option(help="Folder for member-K.model and committee.json.")],
     committee: Annotated[int, typer.Option(help="Members (models differing only in seed).")] = 4,
     label_set: LabelSet = None,
-    channels: Annotated[int, typer.Option(help="Channels per irrep.")] = 32,
-    max_l: Annotated[int, typer.Option(help="Largest L of the hidden irreps (0: 32x0e).")] = 0,
-    interactions: Annotated[int, typer.Option(help="Interaction layers.")] = 2,
-    correlation: Annotated[int, typer.Option(help="Body order of each product.")] = 3,
-    r_max: Annotated[float, typer.Option(help="Cutoff radius (Å).")] = 5.0,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 100,
-    batch_size: Annotated[int, typer.Option(help="Frames per optimiser step.")] = 10,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
-    forces_weight: Annotated[float, typer.Option(help="Weight of forces in the loss.")] = 100.0,
-    energy_weight: Annotated[float, typer.Option(help="Weight of energies in the loss.")] = 1.0,
-    valid_fraction: Annotated[
-        float, typer.Option(help="Share of frames held out for validation.")
-    ] = 0.1,
-    dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
+    channels: Annotated[int | None, setting(MACESettings, "channels")] = None,
+    max_l: Annotated[int | None, setting(MACESettings, "max_l")] = None,
+    interactions: Annotated[int | None, setting(MACESettings, "interactions")] = None,
+    correlation: Annotated[int | None, setting(MACESettings, "correlation")] = None,
+    r_max: Annotated[float | None, setting(MACESettings, "r_max")] = None,
+    epochs: Annotated[int | None, setting(MACESettings, "epochs")] = None,
+    batch_size: Annotated[int | None, setting(MACESettings, "batch_size")] = None,
+    lr: Annotated[float | None, setting(MACESettings, "lr")] = None,
+    forces_weight: Annotated[float | None, setting(MACESettings, "forces_weight")] = None,
+    energy_weight: Annotated[float | None, setting(MACESettings, "energy_weight")] = None,
+    valid_fraction: Annotated[float | None, setting(MACESettings, "valid_fraction")] = None,
+    dtype: Annotated[str | None, setting(MACESettings, "dtype")] = None,
     seed: Annotated[
         int, typer.Option(help="Seed of the split; member K trains with seed + K.")
     ] = 0,
-    device: Device = "auto",
+    device: Annotated[str | None, setting(MACESettings, "device")] = None,
     workers: Annotated[
         int | None,
         typer.Option(help="Members trained at once on Dask (default: one per core on CPU)."),
@@ -70,28 +70,12 @@ def command(
     each member and a committee.json (settings, seeds, store commit, split, metrics)."""
     from curate.core.errors import InputError
     from curate.potentials.mace import train_committee
-    from curate.potentials.settings import MACESettings
 
     if committee < 1:
         raise InputError(f"--committee must be at least 1, got {committee}")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
-    settings = MACESettings.build(
-        "curate train-mlip",
-        channels=channels,
-        max_l=max_l,
-        interactions=interactions,
-        correlation=correlation,
-        r_max=r_max,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        energy_weight=energy_weight,
-        forces_weight=forces_weight,
-        valid_fraction=valid_fraction,
-        dtype=dtype,
-        device=device,
-    )
+    settings = MACESettings.build("curate train-mlip", **given(MACESettings, locals()))
     with member_progress() as progress:
         result = train_committee(
             store,

@@ -11,6 +11,7 @@ import pytest
 import zarr
 from ase.io import write
 
+from curate.core.errors import InputError
 from curate.systems.builtin import build_system
 
 
@@ -301,3 +302,51 @@ def test_cli_reference_in_docs_is_current(tmp_path):
     )
     docs = Path(__file__).parents[1] / "docs" / "cli.md"
     assert out.read_text() == docs.read_text(), "docs/cli.md is stale: run make docs"
+
+
+def test_sample_reaches_every_sampler_parameter_with_the_recipes_checks(cli, tmp_path):
+    from curate.pipelines.recipe import validate_recipe
+
+    from curate.store import Store
+
+    out = tmp_path / "S.zarr"
+    cli.json(
+        "sample",
+        "--system",
+        "Ag3SBr",
+        "--scheme",
+        "mc-rattle",
+        "-n",
+        "2",
+        "--param",
+        "width=0.2",
+        "--param",
+        "iterations=2",
+        "--out",
+        out,
+    )
+    params = Store.open(out).provenance()[0].params
+    assert params["width"] == 0.2 and params["iterations"] == 2
+    bad = cli(
+        "sample",
+        "--system",
+        "Ag3SBr",
+        "--scheme",
+        "mc-rattle",
+        "-n",
+        "2",
+        "--param",
+        "width=-1",
+        "--out",
+        tmp_path / "T.zarr",
+    )
+    assert bad.exit_code == 2 and not (tmp_path / "T.zarr").exists()
+    message = bad.stderr.strip().removeprefix("curate: error: ")
+    recipe = {
+        "name": "x",
+        "system": "Ag3SBr",
+        "sets": [{"scheme": "mc-rattle", "n": 2, "params": {"width": -1}}],
+    }
+    with pytest.raises(InputError) as raised:
+        validate_recipe(recipe)
+    assert str(raised.value) == f"recipe <recipe>: sets.0.params: {message}"

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from curate.core.labels import UNITS
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from curate.store import Store
 
 ALL_TARGETS = "*"
@@ -92,6 +92,8 @@ def described(config: Any) -> dict[str, Any]:
 
 def as_rows(predictions: list, width: int) -> np.ndarray:
     """Per-frame prediction lists as rows padded with NaN to ``width`` (scalars stay 1-D)."""
+    import numpy as np
+
     if not predictions or not isinstance(predictions[0], list):
         return np.asarray(predictions, dtype=np.float64)
     rows = np.full((len(predictions), width), np.nan)

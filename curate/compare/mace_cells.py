@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from curate.compare.family import (
     ALL_TARGETS,
     Fit,
@@ -33,6 +31,7 @@ from curate.core.errors import InputError
 from curate.core.labels import EV_PER_A3_TO_GPA, Status
 
 if TYPE_CHECKING:
+    import numpy as np
     from ase import Atoms
 
     from curate.potentials.mace import MACESettings
@@ -65,6 +64,8 @@ def not_predicted(what: str) -> str:
 def target_values(store: Store, target: str, label_set: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame truths of an MLIP target (rows of components for forces and stress) and which
     frames are ``ok`` with a value."""
+    import numpy as np
+
     if target not in MLIP_TARGETS:
         raise InputError(not_predicted(f"'{target}'"))
     labels = store.labels(label_set)

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from curate.compare.family import Fit, FitTarget, ModelFamily, Task, TrainingOptions
 from curate.models.settings import PROPERTY_MODELS
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from curate.models.graphs import GraphSet
     from curate.models.train import TrainConfig
     from curate.store import Store
@@ -36,6 +36,8 @@ def train_cell(
 ) -> dict[str, Any]:
     """Fit one cell (on a worker) and predict, in target units, the frames ``evaluate_on`` of
     ``graphs`` and every frame of ``reference``."""
+    import numpy as np
+
     from curate.core.cluster import apply_worker_threads
     from curate.models.evaluate import predict
     from curate.models.train import fit as fit_model

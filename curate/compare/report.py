@@ -13,23 +13,14 @@ import numpy as np
 
 from curate.compare.grid import COMBINED, Cell
 from curate.compare.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_metrics
-from curate.models.evaluate import draw_parity
+from curate.report.figures import draw_parity, pyplot, save_figure
 
 OWN = "own"
 """Each scheme's own test split, in figures and tables."""
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colours(schemes: list[str]) -> dict[str, Any]:
-    plt = _pyplot()
+    plt = pyplot()
     cycle = plt.get_cmap("tab10")
     return {s: cycle(k % 10) for k, s in enumerate(schemes)}
 
@@ -39,7 +30,7 @@ def learning_curves_figure(
 ) -> Path:
     """MAE (mean ± std over seeds, in ``unit``) against training size (top) and oracle calls
     (bottom), one column per test set."""
-    plt = _pyplot()
+    plt = pyplot()
     colours = _colours(schemes)
     fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7), dpi=130, squeeze=False)
     for col, panel in enumerate(panels):
@@ -62,9 +53,7 @@ def learning_curves_figure(
             where = {OWN: "own test split", COMBINED: "all test splits"}.get(panel, panel)
             ax.set_title(f"{target}: tested on {where}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -72,7 +61,7 @@ def cross_test_figure(
     table: dict[str, dict[str, float]], target: str, unit: str, size: int, path: Path
 ) -> Path:
     """Heat map of the cross-test matrix (trained on rows, tested on columns)."""
-    plt = _pyplot()
+    plt = pyplot()
     rows, cols = list(table), list(next(iter(table.values())))
     values = np.array([[table[r][c] for c in cols] for r in rows])
     fig, ax = plt.subplots(figsize=(1.3 * len(cols) + 2.5, 0.7 * len(rows) + 1.8), dpi=130)
@@ -99,9 +88,7 @@ def cross_test_figure(
     ax.set_ylabel("trained on")
     ax.set_title(f"{target}: MAE ({unit}), {size} training frames", fontsize=9)
     fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -109,14 +96,12 @@ def parity_figure(
     panels: list[tuple[str, np.ndarray, np.ndarray, str]], target: str, unit: str, path: Path
 ) -> Path:
     """Parity plots side by side: (scheme, truth, prediction, title) each."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), dpi=130, squeeze=False)
     label = f"{target} ({unit})"
     for ax, (_, truth, pred, title) in zip(axes[0], panels, strict=True):
         draw_parity(ax, truth, pred, label, title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

@@ -30,7 +30,7 @@ from curate.compare.scores import (
 )
 from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError
-from curate.metrics.diversity import json_ready
+from curate.report.serialise import json_ready
 from curate.store import Store
 from curate.store.label_sets import pick_label_set
 

@@ -3,7 +3,6 @@ dict: what ``curate diversity`` reports."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ import numpy as np
 from ase import Atoms
 
 from curate.core.errors import InputError
+from curate.core.labels import Status
 from curate.metrics.descriptors import Environments, environments
 from curate.metrics.energy_reference import EnergyReference, energy_references
 from curate.metrics.information import coverage, information
@@ -24,6 +24,7 @@ from curate.metrics.physicality import (
 from curate.metrics.settings import DiversitySettings
 from curate.metrics.trajectories import run_correlation
 from curate.metrics.vendi import vendi_score
+from curate.report.serialise import json_ready
 
 if TYPE_CHECKING:
     from curate.store import Store
@@ -72,6 +73,11 @@ def _diversity_report(
         label_set = energy_label_set(opened, label_set)
         frames = opened.atoms(label_set=label_set)
         label_spec = opened.label_set_info(label_set).get("spec") if label_set else None
+        energies = np.full(opened.n_frames, np.nan)
+        if label_set:
+            labels = opened.labels(label_set)
+            ok = labels.status == Status.OK
+            energies[ok] = labels["energy_per_atom"][ok]
     if not frames:
         raise InputError(f"{store} holds no frames")
     groups = group_indices(frames, by)
@@ -84,7 +90,6 @@ def _diversity_report(
             raise InputError(f"reference {reference} holds no frames")
     env = environments(frames, settings.descriptor)
     reference_env = environments(reference_frames, settings.descriptor) if reference else None
-    energies = np.array([a.info.get("REF_energy", np.nan) / len(a) for a in frames])
     references = energy_references(frames, energies, label_spec) if label_set else {}
     report: dict[str, Any] = {
         "store": str(store),
@@ -302,16 +307,3 @@ def draw_map(
     coords, share = principal_components(np.concatenate(vectors))
     path = plot_map(coords, labels, share, Path(plot_dir) / PCA_FILE, title, reference_label)
     return {"pca_map": str(path), "explained_variance": share.tolist()}
-
-
-def json_ready(value: Any) -> Any:
-    """``value`` with numpy scalars as Python numbers and NaN/∞ as None (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -24,6 +24,7 @@ from curate.metrics.thermal import (
     species_msd,
     thermal_summary,
 )
+from curate.report.figures import pyplot, save_figure
 from curate.store import Store
 
 CLOSE_CONTACTS = (1.5, 2.0)
@@ -154,10 +155,7 @@ def inspect_store(
 def energy_histogram(series: dict[str, np.ndarray], path: Path, shaded: str | None = None) -> Path:
     """Energy-per-atom histograms (density) of named sets on shared bins, as PNG; the set named
     ``shaded`` (a reference) drawn filled in grey."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     values = np.concatenate(list(series.values()))
@@ -169,27 +167,20 @@ def energy_histogram(series: dict[str, np.ndarray], path: Path, shaded: str | No
             ax.hist(energies, bins, density=True, histtype="step", lw=1.5, label=name)
     ax.set(xlabel="energy per atom (eV)", ylabel="density")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return path
 
 
 def plot_reports(reports: list[GroupReport], out: Path) -> list[Path]:
     """Energy-per-atom and shortest-distance histograms, per-pair distance distributions and
     per-species RMS displacements, one PNG each, into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
 
     def save(fig, name: str) -> None:
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=130)
-        plt.close(fig)
+        save_figure(fig, out / name, dpi=130)
         written.append(out / name)
 
     labelled = {r.name: r.energy_per_atom for r in reports if len(r.energy_per_atom)}

@@ -29,8 +29,8 @@ class DescriptorSettings(Settings):
 
     model_config = ConfigDict(frozen=True)
 
-    k: int = Field(32, description="Neighbours per QUESTS environment.")
-    cutoff: float = Field(5.0, description="Cutoff of the QUESTS smooth weight (Å).")
+    k: int = Field(32, description="QUESTS neighbours per environment.")
+    cutoff: float = Field(5.0, description="QUESTS descriptor cutoff (Å).")
 
     @model_validator(mode="after")
     def _check(self) -> DescriptorSettings:
@@ -58,19 +58,21 @@ class DiversitySettings(Settings):
     descriptor: DescriptorSettings = Field(
         DescriptorSettings(), description="QUESTS descriptor: k and cutoff."
     )
-    bandwidth: float = Field(DEFAULT_BANDWIDTH, description="Kernel bandwidth (1/Å).")
-    q: float = Field(1.0, description="Order of the Vendi score.")
+    bandwidth: float = Field(DEFAULT_BANDWIDTH, description="QUESTS kernel bandwidth h (1/Å).")
+    q: float = Field(1.0, description="Vendi score order (1: Shannon).")
     contact_fraction: float = Field(
-        DEFAULT_CONTACT_FRACTION, description="Close contact: share of the covalent radii sum."
+        DEFAULT_CONTACT_FRACTION,
+        description="Close contact: a pair under this share of its covalent radii.",
     )
     kt_multiple: float = Field(
-        DEFAULT_KT_MULTIPLE, description="Energy above the reference counted as hot, in kT."
+        DEFAULT_KT_MULTIPLE,
+        description="Flag frames more than this many kT per atom above the reference.",
     )
     temperature: float = Field(
         DEFAULT_TEMPERATURE, description="K, for frames that record no temperature."
     )
     repeats: int = Field(5, description="Size-matched random subsets per group.")
-    seed: int = Field(0, description="Seed of the size-matched subsets.")
+    seed: int = Field(0, description="Seed of the subsets.")
 
     @model_validator(mode="after")
     def _check(self) -> DiversitySettings:

@@ -4,7 +4,6 @@ on a store or an extxyz file."""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from curate.core.errors import InputError
 from curate.core.labels import Status
 from curate.models.graphs import GraphSet, store_graphs
 from curate.models.networks import PropertyModel
+from curate.report.figures import draw_parity, pyplot, save_figure
 from curate.store import Store
 from curate.store.label_sets import pick_label_set
 
@@ -62,43 +62,16 @@ def regression_metrics(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def draw_parity(ax: Any, truth: np.ndarray, pred: np.ndarray, label: str, title: str = "") -> Any:
-    """Predicted against true values on ``ax``, points coloured by their local density
-    (Gaussian KDE); returns the scatter for a colour bar."""
-    from scipy.stats import gaussian_kde
-
-    colour = np.ones(len(truth))
-    if len(truth) > 2 and np.ptp(truth) > 0 and np.ptp(pred) > 0:
-        # Perfectly correlated points have no 2-D density: keep one colour.
-        with contextlib.suppress(np.linalg.LinAlgError):
-            colour = gaussian_kde(np.vstack([truth, pred]))(np.vstack([truth, pred]))
-    order = np.argsort(colour)
-    points = ax.scatter(truth[order], pred[order], c=colour[order], s=10, cmap="viridis")
-    lo = float(min(truth.min(), pred.min())) if len(truth) else 0.0
-    hi = float(max(truth.max(), pred.max())) if len(truth) else 1.0
-    ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--")
-    ax.set_aspect("equal")
-    ax.set_xlabel(f"true {label}")
-    ax.set_ylabel(f"predicted {label}")
-    ax.set_title(title, fontsize=9)
-    return points
-
-
 def parity_plot(
     truth: np.ndarray, pred: np.ndarray, path: str | Path, label: str, title: str = ""
 ) -> None:
     """A parity plot (see :func:`draw_parity`) written to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.5, 4.2), dpi=150)
     points = draw_parity(ax, truth, pred, label, title)
     fig.colorbar(points, ax=ax, label="point density")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def split_frames_of(record: dict[str, Any], store: Store, split: str) -> np.ndarray:

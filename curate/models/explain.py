@@ -14,6 +14,7 @@ from ase.data import chemical_symbols
 
 from curate.models.graphs import GraphSet
 from curate.models.networks import PropertyModel
+from curate.report.figures import pyplot, save_figure
 
 SIGNIFICANT = 0.86
 """Edge importance above which the paper calls an edge significant."""
@@ -115,10 +116,7 @@ def density_plot(
     explained: dict[str, EdgeImportance], path: str | Path, threshold: float = SIGNIFICANT
 ) -> None:
     """Density of edge importance per bond type, one panel per model (the paper's Fig. 5e,f)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from scipy.stats import gaussian_kde
 
     bonds = sorted({str(b) for edges in explained.values() for b in np.unique(edges.bond)})
@@ -136,9 +134,7 @@ def density_plot(
         ax.set_title(name, fontsize=9)
     axes[0][0].set_ylabel("density")
     axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def explain_model(

@@ -19,6 +19,7 @@ from curate.models.graphs import GraphSet
 from curate.models.networks.paper import ARCHITECTURES
 from curate.models.settings import TrainConfig
 from curate.models.train import fit, prepare
+from curate.report.figures import pyplot, save_figure
 
 PAPER_SPACE: dict[str, list] = {
     "model": list(ARCHITECTURES),
@@ -125,10 +126,7 @@ def violin_plot(
 ) -> None:
     """Distribution of ``metric`` over the trials for each value of each searched
     hyperparameter (the paper's Supp. Figs. 5–8)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [name for name, values in space.items() if len(values) > 1] or list(space)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), dpi=150, squeeze=False)
@@ -145,6 +143,4 @@ def violin_plot(
         ax.set_xlabel(name)
         ax.set_ylabel(f"{metric} ({unit})")
         ax.set_yscale("log" if metric.endswith(("mae", "rmse")) else "linear")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

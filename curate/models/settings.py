@@ -26,26 +26,32 @@ def model_defaults(name: str) -> dict[str, float]:
 class TrainConfig(Settings):
     """Everything that decides a training run (stored in the checkpoint)."""
 
-    target: str = Field("energy_per_atom", description="Label to learn.")
-    model: str = Field(DEFAULT_MODEL, description="schnet, or the paper's paper-1 … paper-6.")
-    label_set: str | None = Field(None, description="Label set (default: the store's only one).")
-    hidden: int | None = Field(None, description="Hidden width (default: the model's).")
-    dropout: float | None = Field(None, description="Dropout (default: the model's).")
-    output: str = Field("linear", description="Output activation.")
-    lr: float = Field(1e-3, description="Adam learning rate.")
+    target: str = Field(
+        "energy_per_atom",
+        description="energy_per_atom, hydrostatic_stress (GPa), band_gap, vbm, cbm or any "
+        "per-frame label in the store.",
+    )
+    model: str = Field(DEFAULT_MODEL, description="schnet or the paper's paper-1 … paper-6.")
+    label_set: str | None = Field(None, description="Label set to learn (default: the only one).")
+    hidden: int | None = Field(
+        None, description="Hidden channels (default: schnet 32, paper-N 64)."
+    )
+    dropout: float | None = Field(None, description="Dropout (default: schnet 0, paper-N 0.2).")
+    output: str = Field("linear", description="linear, sigmoid or softplus on the output.")
+    lr: float = Field(1e-3, description="Adam learning rate (halved on plateaus).")
     weight_decay: float = Field(0.0, description="Adam weight decay.")
-    batch_size: int = Field(32, description="Graphs per batch.")
-    max_epochs: int = Field(500, description="Epochs at most.")
+    batch_size: int = Field(32, description="Graphs per optimiser step.")
+    max_epochs: int = Field(500, description="Upper bound on epochs.")
     patience: int = Field(
-        50, description="Epochs without a better validation loss before stopping."
+        50, description="Stop after this many epochs without a better validation loss."
     )
     fractions: tuple[float, float, float] = Field(
-        (0.7, 0.15, 0.15), description="Train, validation and test shares."
+        (0.7, 0.15, 0.15), description="Train/validation/test fractions."
     )
-    seed: int = Field(0, description="Seed of the initialisation and the batches.")
-    split_seed: int | None = Field(None, description="Seed of the split (default: seed).")
-    cutoff: float = Field(DEFAULT_CUTOFF, description="Graph radius (Å).")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    seed: int = Field(0, description="Seed of the split, the initial weights and shuffling.")
+    split_seed: int | None = Field(None, description="Seed of the split alone (default: seed).")
+    cutoff: float = Field(DEFAULT_CUTOFF, description="Graph radius in Å.")
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N.")
 
     def model_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`curate.models.networks.build_model`, with the model's

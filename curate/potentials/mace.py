@@ -46,17 +46,6 @@ class TrainingData:
     calculator: str
 
 
-def _split_blocks(path: Path) -> list[str]:
-    """The frames of an extxyz file as text blocks."""
-    lines = path.read_text().splitlines(keepends=True)
-    blocks, i = [], 0
-    while i < len(lines):
-        n = int(lines[i])
-        blocks.append("".join(lines[i : i + n + 2]))
-        i += n + 2
-    return blocks
-
-
 def prepare_data(
     store_path: str | Path,
     folder: str | Path,
@@ -94,16 +83,12 @@ def _prepare(
             "(training and validation)"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    everything = folder / "labelled.xyz"
-    export_extxyz(store, everything, label_set)
-    blocks = _split_blocks(everything)
-    everything.unlink()
     n_valid = min(len(ok) - 1, max(1, round(valid_fraction * len(ok))))
     order = np.random.default_rng(seed).permutation(len(ok))
     valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
     files = {"train": folder / "train.xyz", "valid": folder / "valid.xyz"}
     for name, rows in (("train", train), ("valid", valid)):
-        files[name].write_text("".join(blocks[k] for k in rows))
+        export_extxyz(store, files[name], label_set, indices=ok[rows])
     return TrainingData(
         train_file=files["train"],
         valid_file=files["valid"],

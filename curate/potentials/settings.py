@@ -16,24 +16,24 @@ class MACESettings(Settings):
     CPU cores in minutes (32 channels, L = 0, 2 interactions: about 5 s per epoch on 100 40-atom
     frames); ``device`` ``auto`` uses CUDA when torch sees it."""
 
-    channels: int = Field(32, description="Channels of the hidden irreps.")
-    max_l: int = Field(0, description="Largest L of the hidden irreps.")
+    channels: int = Field(32, description="Channels per irrep.")
+    max_l: int = Field(0, description="Largest L of the hidden irreps (0: 32x0e).")
     interactions: int = Field(2, description="Interaction layers.")
-    correlation: int = Field(3, description="Body order of the product basis, minus one.")
+    correlation: int = Field(3, description="Body order of each product.")
     r_max: float = Field(5.0, description="Cutoff radius (Å).")
     epochs: int = Field(100, description="Training epochs.")
-    batch_size: int = Field(10, description="Frames per batch.")
+    batch_size: int = Field(10, description="Frames per optimiser step.")
     lr: float = Field(0.01, description="Learning rate.")
-    energy_weight: float = Field(1.0, description="Weight of the energy loss.")
-    forces_weight: float = Field(100.0, description="Weight of the force loss.")
-    valid_fraction: float = Field(0.1, description="Share of frames kept for validation.")
+    energy_weight: float = Field(1.0, description="Weight of energies in the loss.")
+    forces_weight: float = Field(100.0, description="Weight of forces in the loss.")
+    valid_fraction: float = Field(0.1, description="Share of frames held out for validation.")
     patience: int | None = Field(
         None,
         description="Stop after this many epochs without a lower validation loss "
         "(None: MACE's default).",
     )
-    dtype: str = Field("float64", description="float32 or float64.")
-    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    dtype: str = Field("float64", description="float64 or float32.")
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda or cuda:N.")
     extra_args: list[str] = Field([], description="More arguments for mace_run_train.")
 
     @model_validator(mode="after")
@@ -72,10 +72,10 @@ class ActiveSettings(Settings):
 
     model_config = ConfigDict(frozen=True)
 
-    temperatures: tuple[float, ...] = Field((300.0,), description="Committee MD temperatures (K).")
-    budget: int = Field(500, description="Oracle labels the loop may spend in all.")
-    batch: int = Field(50, description="Frames labelled per round.")
-    committee: int = Field(4, description="MACE models in the committee.")
+    temperatures: tuple[float, ...] = Field((300.0,), description="Exploration temperatures (K).")
+    budget: int = Field(500, description="Oracle labels this loop may spend.")
+    batch: int = Field(50, description="Frames selected per round.")
+    committee: int = Field(4, description="MACE models per committee.")
     target_error: float = Field(
         0.1, description="eV/Å: frames whose calibrated force error exceeds this are worth labels."
     )
@@ -90,14 +90,14 @@ class ActiveSettings(Settings):
     stop_fraction: float = Field(
         0.05, description="Stop when fewer than this share of fresh MD frames exceeds the target."
     )
-    starts: int = Field(2, description="MD runs per temperature, from the labelled frames.")
-    md_frames: int = Field(20, description="Frames kept per MD run.")
-    stride: int = Field(10, description="MD steps between kept frames.")
+    starts: int = Field(2, description="Starting frames per temperature.")
+    md_frames: int = Field(20, description="Candidate frames per MD run.")
+    stride: int = Field(10, description="MD steps between candidate frames.")
     equilibration: int = Field(20, description="MD steps before the first kept frame.")
     timestep: float = Field(2.0, description="MD timestep (fs).")
-    max_rounds: int = Field(10, description="Rounds at most.")
-    system: str | None = Field(None, description="Name recorded as the frames' system.")
-    seed: int = Field(0, description="Seed of the committee, MD and selection.")
+    max_rounds: int = Field(10, description="Upper bound on rounds.")
+    system: str | None = Field(None, description="Start MD from frames of this system only.")
+    seed: int = Field(0, description="Seed of starts, MD, probes and committees.")
     mace: MACESettings = Field(MACESettings(), description="Settings of every committee member.")
 
     @model_validator(mode="after")

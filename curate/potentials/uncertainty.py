@@ -147,6 +147,5 @@ def calibrate_on_store(
         if not len(ok):
             raise InputError(f"no frames labelled ok in '{label_set}' to calibrate on")
         atoms = store.atoms(indices[ok])
-    ptr = labels.atom_ptr
-    forces = [labels["forces"][ptr[i] : ptr[i + 1]] for i in ok]
+    forces = [labels.frame(i)["forces"] for i in ok]
     return calibrate_on_probe(models, atoms, forces)

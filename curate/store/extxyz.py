@@ -9,7 +9,6 @@ exact (ASE's own writer rounds positions to 8 decimals).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from ase import Atoms
 
 from curate.core.errors import InputError
+from curate.core.files import atomic_path
 from curate.core.labels import PER_FRAME, REF_KEYS, LabelResult, Status
 from curate.core.provenance import Provenance
 from curate.store.zarr_store import Store
@@ -90,18 +90,11 @@ def export_extxyz(
         }
     frames = store.atoms(indices)
     provs = store.provenance(indices)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
         for k, (atoms, prov) in enumerate(zip(frames, provs, strict=True)):
-            frame_labels: dict[str, np.ndarray | float] = {}
             i = indices[k]
-            if labels is not None and labels.status[i] == Status.OK:
-                for prop, values in labels.values.items():
-                    ptr = labels.atom_ptr
-                    value = values[ptr[i] : ptr[i + 1]] if prop == "forces" else values[i]
-                    if not np.isnan(value).any():
-                        frame_labels[prop] = value
+            ok = labels is not None and labels.status[i] == Status.OK
+            frame_labels = labels.frame(i) if ok else {}
             fh.write(f"{len(atoms)}\n{_comment(atoms, prov, frame_labels, extra)}\n")
             columns = [atoms.positions]
             if "forces" in frame_labels:
@@ -109,7 +102,6 @@ def export_extxyz(
             rows = np.hstack(columns).tolist()
             for symbol, row in zip(atoms.get_chemical_symbols(), rows, strict=True):
                 fh.write(symbol + " " + " ".join(repr(v) for v in row) + "\n")
-    os.replace(tmp, path)
     return len(frames)
 
 

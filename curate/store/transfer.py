@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from curate.core.labels import PER_ATOM, LabelResult, Status
+from curate.core.labels import LabelResult, Status
 from curate.core.provenance import Provenance
 from curate.store.zarr_store import Store
 
@@ -44,15 +44,10 @@ def copy_frames(
 
 def _result(labels, i: int, frame: int) -> LabelResult:
     """Frame ``i`` of ``labels`` as the result of labelling store frame ``frame``."""
-    values = {}
-    for prop, array in labels.values.items():
-        value = array[labels.atom_ptr[i] : labels.atom_ptr[i + 1]] if prop in PER_ATOM else array[i]
-        if not np.isnan(value).any():
-            values[prop] = value
     return LabelResult(
         frame=frame,
         status=Status(labels.status[i]),
-        values=values,
+        values=labels.frame(i),
         error=str(labels.error[i]),
         wall_s=float(labels.wall_s[i]),
         cpu_s=float(labels.cpu_s[i]),

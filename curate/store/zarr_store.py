@@ -666,18 +666,25 @@ class LabelArrays:
             raise InputError(f"no '{prop}' labels (have: {', '.join(sorted(self.values))})")
         return self.values[prop]
 
-    def attach(self, atoms: Atoms, i: int, as_calculator: bool = False) -> None:
-        """Put frame ``i``'s labels on ``atoms`` if they are ``ok`` (see :meth:`Store.atoms`)."""
-        if self.status[i] != Status.OK:
-            return
-        results = {}
+    def frame(self, i: int) -> dict[str, np.ndarray | float]:
+        """Frame ``i``'s stored labels (its atoms' rows of per-atom ones), leaving out those it
+        does not have (NaN)."""
+        found: dict[str, np.ndarray | float] = {}
         for prop, values in self.values.items():
             if prop in PER_ATOM:
                 value = values[self.atom_ptr[i] : self.atom_ptr[i + 1]]
             else:
                 value = values[i] if values.ndim > 1 else float(values[i])
-            if np.isnan(value).any():
-                continue
+            if not np.isnan(value).any():
+                found[prop] = value
+        return found
+
+    def attach(self, atoms: Atoms, i: int, as_calculator: bool = False) -> None:
+        """Put frame ``i``'s labels on ``atoms`` if they are ``ok`` (see :meth:`Store.atoms`)."""
+        if self.status[i] != Status.OK:
+            return
+        results = {}
+        for prop, value in self.frame(i).items():
             if as_calculator and prop in REF_KEYS:
                 results[prop] = value
             elif prop in PER_ATOM:

@@ -20,6 +20,7 @@ from ase import Atoms
 from curate.calculators import CalculatorSpec, build_calculator
 from curate.core.cache import cache_root
 from curate.core.identity import cache_key
+from curate.report.figures import pyplot, save_figure
 
 DISPLACEMENT = 0.01
 """Å, phonopy's default finite displacement."""
@@ -277,10 +278,7 @@ def plot_phonons(spectra: dict[str, object], path: Path, mesh: int = 8) -> Path:
     one curve set per labelled phonopy object (e.g. harmonic and renormalised); imaginary
     frequencies drawn negative. Bands are those of the cell the force constants belong to
     (folded, for a supercell)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = ["Γ", "X", "M", "Γ", "R", "X"]
     corners = [np.array(BAND_PATH[n], dtype=float) for n in names]
@@ -309,10 +307,7 @@ def plot_phonons(spectra: dict[str, object], path: Path, mesh: int = 8) -> Path:
     bands.set(ylabel="frequency (THz)")
     bands.legend(fontsize=8, loc="upper right")
     dos.set(xlabel="DOS")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
     return path
 
 

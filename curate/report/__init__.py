@@ -1,0 +1,1 @@
+"""Figures and JSON shared by the reports of compare, diversity, inspect, training and sampling."""
