@@ -310,36 +310,11 @@ def test_sample_reaches_every_sampler_parameter_with_the_recipes_checks(cli, tmp
     from curate.store import Store
 
     out = tmp_path / "S.zarr"
-    cli.json(
-        "sample",
-        "--system",
-        "Ag3SBr",
-        "--scheme",
-        "mc-rattle",
-        "-n",
-        "2",
-        "--param",
-        "width=0.2",
-        "--param",
-        "iterations=2",
-        "--out",
-        out,
-    )
+    rattle = ["sample", "--system", "Ag3SBr", "--scheme", "mc-rattle", "-n", "2"]
+    cli.json(*rattle, "--param", "width=0.2", "--param", "iterations=2", "--out", out)
     params = Store.open(out).provenance()[0].params
     assert params["width"] == 0.2 and params["iterations"] == 2
-    bad = cli(
-        "sample",
-        "--system",
-        "Ag3SBr",
-        "--scheme",
-        "mc-rattle",
-        "-n",
-        "2",
-        "--param",
-        "width=-1",
-        "--out",
-        tmp_path / "T.zarr",
-    )
+    bad = cli(*rattle, "--param", "width=-1", "--out", tmp_path / "T.zarr")
     assert bad.exit_code == 2 and not (tmp_path / "T.zarr").exists()
     message = bad.stderr.strip().removeprefix("curate: error: ")
     recipe = {

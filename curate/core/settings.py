@@ -39,6 +39,13 @@ class Settings(BaseModel):
         return f"{text} [default: {default}]"
 
 
+def require_counts(counts: dict[str, int | None]) -> None:
+    """Refuse (ValueError) any count below 1 (None: not given), naming it as ``counts`` does."""
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+
+
 def validation_message(exc: ValidationError, where: str) -> str:
     """One line for a pydantic error: where, the field's path, and what is wrong with it. Where
     a command (``curate ...``) asks, fields are named as its options (``--cluster-cores``)."""

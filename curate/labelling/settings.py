@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from curate.core.settings import Settings
+from curate.core.settings import Settings, require_counts
 
 
 class ClusterSettings(Settings):
@@ -44,8 +44,5 @@ class LabelSettings(ClusterSettings):
 
     @model_validator(mode="after")
     def _check(self) -> LabelSettings:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {self.workers}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        require_counts({"--workers": self.workers, "--batch-size": self.batch_size})
         return self

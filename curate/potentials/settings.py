@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from curate.core.settings import Settings
+from curate.core.settings import Settings, require_counts
 
 
 class MACESettings(Settings):
@@ -39,17 +39,16 @@ class MACESettings(Settings):
     @model_validator(mode="after")
     def check(self) -> MACESettings:
         """Refuse settings MACE would fail on later, with one line."""
-        positive = {
-            "channels": self.channels,
-            "interactions": self.interactions,
-            "correlation": self.correlation,
-            "epochs": self.epochs,
-            "batch size": self.batch_size,
-            "patience": 1 if self.patience is None else self.patience,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+        require_counts(
+            {
+                "channels": self.channels,
+                "interactions": self.interactions,
+                "correlation": self.correlation,
+                "epochs": self.epochs,
+                "batch size": self.batch_size,
+                "patience": self.patience,
+            }
+        )
         if self.max_l < 0:
             raise ValueError(f"max L must be non-negative, got {self.max_l}")
         if not self.r_max > 0 or not self.lr > 0:
@@ -102,16 +101,15 @@ class ActiveSettings(Settings):
 
     @model_validator(mode="after")
     def _check(self) -> ActiveSettings:
-        positive = {
-            "--budget": self.budget,
-            "--batch": self.batch,
-            "--starts": self.starts,
-            "--md-frames": self.md_frames,
-            "--max-rounds": self.max_rounds,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+        require_counts(
+            {
+                "--budget": self.budget,
+                "--batch": self.batch,
+                "--starts": self.starts,
+                "--md-frames": self.md_frames,
+                "--max-rounds": self.max_rounds,
+            }
+        )
         if self.committee < 2:
             raise ValueError(f"--committee needs at least 2 models, got {self.committee}")
         if self.probe < 1:
