@@ -108,3 +108,13 @@ def test_no_import_cycles():
     for module in sorted(GRAPH):
         if module not in state:
             visit(module)
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists every package of the library, so a wheel holds them all."""
+    import tomllib
+
+    config = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    present = {module_name(path) for path in ROOT.rglob("__init__.py")}
+    assert present <= listed, sorted(present - listed)
