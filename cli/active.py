@@ -17,10 +17,7 @@ def command(
     store: StorePath,
     out: Annotated[Path, typer.Option(help="Folder for rounds, committees and active.json.")],
     system: Annotated[str | None, setting(ActiveSettings, "system")] = None,
-    temperatures: Annotated[
-        str | None,
-        typer.Option(help="Exploration temperatures (K), comma-separated [default: 300]."),
-    ] = None,
+    temperatures: Annotated[str | None, setting(ActiveSettings, "temperatures")] = None,
     budget: Annotated[int | None, setting(ActiveSettings, "budget")] = None,
     batch: Annotated[int | None, setting(ActiveSettings, "batch")] = None,
     committee: Annotated[int | None, setting(ActiveSettings, "committee")] = None,

@@ -14,6 +14,7 @@ from curate.cli.options import (
     OccupationSeed,
     OutStore,
     Supercell,
+    given,
 )
 from curate.cli.output import emit, key_values, log
 
@@ -91,7 +92,7 @@ def command(
         list[str] | None,
         typer.Option(
             help="Any parameter of the scheme's own model as KEY=VALUE (YAML value), e.g. "
-            "md_snapshots=120; repeat for more. See docs/samplers.md."
+            "md_snapshots=120; repeat for more. See docs/sampling.md."
         ),
     ] = None,
     supercell: Supercell = None,
@@ -137,19 +138,8 @@ def command(
     }
     params = {key: value for key, value in options.items() if value is not None}
     params |= key_values(param or [])
-    settings = SampleSettings.build(
-        "curate sample",
-        system=system,
-        scheme=scheme,
-        n=n,
-        seed=seed,
-        params=params,
-        supercell=supercell,
-        br_fraction=br_fraction,
-        occupation_seed=occupation_seed,
-        min_distance=min_distance,
-        allow_close=allow_close,
-    )
+    values = locals() | {"params": params}
+    settings = SampleSettings.build("curate sample", **given(SampleSettings, values))
     outcome = sample_into_store(out, settings, relax_with, log)
     payload = outcome.as_dict()
     if plot is not None and scheme == "phonon":

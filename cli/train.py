@@ -15,9 +15,7 @@ from curate.models.settings import TrainConfig
 
 Target = Annotated[str | None, setting(TrainConfig, "target")]
 LabelSet = Annotated[str | None, setting(TrainConfig, "label_set")]
-Split = Annotated[
-    str | None, typer.Option(help="Train/validation/test fractions [default: 0.7,0.15,0.15].")
-]
+Split = Annotated[str | None, setting(TrainConfig, "fractions", "--split")]
 Seed = Annotated[int | None, setting(TrainConfig, "seed")]
 MaxEpochs = Annotated[int | None, setting(TrainConfig, "max_epochs")]
 Patience = Annotated[int | None, setting(TrainConfig, "patience")]

@@ -71,7 +71,7 @@ def _diversity_report(
     settings = settings or DiversitySettings()
     with Store.open(store) as opened:
         label_set = energy_label_set(opened, label_set)
-        frames = opened.atoms(label_set=label_set)
+        frames = opened.atoms()
         label_spec = opened.label_set_info(label_set).get("spec") if label_set else None
         energies = np.full(opened.n_frames, np.nan)
         if label_set:

@@ -66,7 +66,7 @@ def rounds_view(state: StepState) -> None:
 def load_state(out: Path, settings: ActiveSettings) -> StepState:
     """The loop's state in ``out``; refused if the folder was started with other settings."""
     state = StepState.load(out / STATE_FILE, derive=rounds_view)
-    current = json.loads(json.dumps(settings.as_dict(), default=str))
+    current = settings.as_dict()
     if state.fields.setdefault("settings", current) != current:
         raise InputError(
             f"{state.path} was started with other settings; use another --out or the same options"

@@ -71,7 +71,9 @@ class ActiveSettings(Settings):
 
     model_config = ConfigDict(frozen=True)
 
-    temperatures: tuple[float, ...] = Field((300.0,), description="Exploration temperatures (K).")
+    temperatures: tuple[float, ...] = Field(
+        (300.0,), description="Exploration temperatures (K), comma-separated."
+    )
     budget: int = Field(500, description="Oracle labels this loop may spend.")
     batch: int = Field(50, description="Frames selected per round.")
     committee: int = Field(4, description="MACE models per committee.")

@@ -100,8 +100,9 @@ def sample_into_store(
     at ``out``, created if need be. Warnings go to ``log``. A sampler that stopped early keeps the
     frames it made and raises one InputError saying so; one that made none writes nothing."""
     batch = sample_system(settings, relax_with)
-    if batch.stopped and not batch.frames:
-        raise InputError(f"{batch.stopped}; no frame was made")
+    if not batch.frames:
+        reason = batch.stopped or f"the {settings.scheme} sampler stopped"
+        raise InputError(f"{reason}; no frame was made")
     first = batch.provenance[0].params
     if first.get("n_imaginary") and first.get("imaginary") != "skip":
         log(
