@@ -67,8 +67,18 @@ def main_options(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show debug messages, libraries' own output included."
+    ),
 ) -> None:
     """Build and judge training sets for machine-learned interatomic potentials."""
+    if verbose:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.getLogger("curate").addHandler(handler)
+        logging.getLogger("curate").setLevel(logging.DEBUG)
 
 
 for name, module in (

@@ -41,7 +41,11 @@ def command(
         str | None, typer.Option(help="phonon: quantum (Bose–Einstein, default) or classical.")
     ] = None,
     imaginary: Annotated[
-        str | None, typer.Option(help="phonon: renormalize (default, MD at T), abs (|ω|) or skip.")
+        str | None,
+        typer.Option(
+            help="phonon: auto (default: harmonic if stable, else renormalize), renormalize "
+            "(fit to MD at T), abs (|ω|) or skip."
+        ),
     ] = None,
     calculator: Annotated[
         str | None,
@@ -150,6 +154,10 @@ def command(
         log(f"wrote {figure}")
 
     def render(console):
+        groups = payload["space_groups"]
+        if groups["built"] is not None:
+            relaxed = f", {groups['sampled']} after relaxation" if relax_with else ""
+            console.print(f"space group {groups['built']}{relaxed}")
         console.print(
             f"added {payload['added']} {scheme} frames to {out} "
             f"({payload['duplicates']} duplicates skipped; {payload['n_frames']} frames in all)"

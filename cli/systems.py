@@ -28,6 +28,7 @@ def command(
     from curate.core.geometry import shortest_distance
     from curate.systems.builtin import BUILTIN_SYSTEMS, build_system
     from curate.systems.structures import check_atoms, write_structure
+    from curate.systems.symmetry import space_group
 
     if write is not None and name is None:
         raise InputError("--write needs a system name")
@@ -43,6 +44,7 @@ def command(
                 "n_atoms": len(atoms),
                 "cell_lengths": [round(x, 6) for x in atoms.cell.lengths().tolist()],
                 "shortest_distance": round(shortest_distance(atoms, 6.0), 6),
+                "space_group": space_group(atoms, label=f"system {spec.name}"),
             }
         )
     if write is not None:
@@ -52,14 +54,15 @@ def command(
     def render(console):
         from rich.table import Table
 
-        table = Table("system", "formula", "atoms", "cell (Å)", "shortest d (Å)")
+        table = Table("system", "formula", "atoms", "cell (Å)", "shortest d (Å)", "space group")
         for row in rows:
             table.add_row(
                 row["name"],
                 row["formula"],
                 str(row["n_atoms"]),
-                " × ".join(f"{x:.4f}" for x in row["cell_lengths"]),
+                "×".join(f"{x:.3f}" for x in row["cell_lengths"]),
                 f"{row['shortest_distance']:.3f}",
+                row["space_group"] or "-",
             )
         console.print(table)
         if write is not None:

@@ -37,8 +37,7 @@ def cu3au(repeat: int = 2) -> Atoms:
 def classical_reference(phonon, masses: np.ndarray) -> np.ndarray:
     """⟨u²⟩ per atom and direction (Å²) from phonopy's eigensolutions: Σ_ν kT |e|² / (m ω²)."""
     phonon.run_qpoints([[0, 0, 0]], with_eigenvectors=True)
-    result = phonon.get_qpoints_dict()
-    freqs, vectors = result["frequencies"][0], result["eigenvectors"][0]
+    freqs, vectors = phonon.qpoints.frequencies[0], phonon.qpoints.eigenvectors[0]
     keep = freqs > 0.01
     omega = 2 * np.pi * freqs[keep] * 1e12
     weights = np.abs(vectors[:, keep]) ** 2 / omega**2
@@ -59,7 +58,7 @@ def test_sampled_mean_square_displacements_match_phonopy(statistics):
     else:
         phonon.run_mesh([1, 1, 1], with_eigenvectors=True, is_mesh_symmetry=False)
         phonon.run_thermal_displacements(temperatures=[T], freq_min=0.01)
-        expected = phonon.get_thermal_displacements_dict()["thermal_displacements"][0]
+        expected = phonon.thermal_displacements.thermal_displacements[0]
         expected = np.asarray(expected).reshape(-1, 3)
     u = np.array([f.positions - reference.positions for f in frames])
     sampled = (u**2).mean(axis=0)
@@ -89,7 +88,7 @@ def test_force_constants_are_cached_with_their_cost(monkeypatch):
     reference = cu3au(1)
     first = harmonic_force_constants(reference, parse_spec("emt"))
     monkeypatch.setattr(
-        "curate.samplers.engines.force_constants.build_calculator", lambda spec: 1 / 0
+        "curate.samplers.engines.force_constants.cached_calculator", lambda spec: 1 / 0
     )
     again = harmonic_force_constants(reference, parse_spec("emt"))
     assert again.cached and not first.cached and again.calls == first.calls
@@ -140,7 +139,12 @@ def test_renormalized_sampling_reproduces_md_displacements():
     from curate.samplers.engines.md import run_md
 
     reference = cu3au()
-    params = {"temperature": 600.0, "statistics": "classical", "calculator": "emt"}
+    params = {
+        "temperature": 600.0,
+        "statistics": "classical",
+        "calculator": "emt",
+        "imaginary": "renormalize",
+    }
     frames, provenance = get_sampler("phonon", params).sample(reference, 300, seed=2)
     md = run_md(
         reference,
@@ -157,7 +161,18 @@ def test_renormalized_sampling_reproduces_md_displacements():
         assert sampled[symbol] == pytest.approx(expected[symbol], rel=0.15), symbol
     cost = provenance[0].params["cost"]
     assert cost["renormalization_md_calls"] == 1 + 200 + 80 * 10
-    assert provenance[0].params["imaginary"] == "renormalize"
+    assert provenance[0].params["renormalized"] and provenance[0].params["md_snapshots"] == 80
+
+
+def test_a_stable_crystal_samples_its_harmonic_force_constants_by_default():
+    """No imaginary harmonic mode: the default policy pays for the force constants only."""
+    reference = cu3au()
+    params = {"temperature": 300.0, "calculator": "emt"}
+    _, provenance = get_sampler("phonon", params).sample(reference, 5, seed=2)
+    record = provenance[0].params
+    assert record["n_harmonic_imaginary"] == 0 and not record["renormalized"]
+    assert record["force_constants"] == record["harmonic_force_constants"]
+    assert set(record["cost"]) == {"force_constant_calls", "force_constant_cpu_s"}
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def test_relaxed_structures_are_cached(tmp_path, monkeypatch):
     def no_calculator(spec):
         raise AssertionError("the cache was not used")
 
-    monkeypatch.setattr(curate.systems.relax, "build_calculator", no_calculator)
+    monkeypatch.setattr(curate.systems.relax, "cached_calculator", no_calculator)
     again = relaxed_system(atoms, system, parse_spec("emt"))
     assert np.array_equal(again.positions, first.positions)
     assert np.array_equal(again.cell.array, first.cell.array)

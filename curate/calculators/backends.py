@@ -3,17 +3,15 @@ package is an InputError that names what to install."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
-import io
-import sys
 import warnings
 from typing import Any
 
 from ase.calculators.calculator import Calculator
 
 from curate.calculators.spec import CalculatorSpec
+from curate.core.chatter import muted
 from curate.core.devices import resolve_device
 from curate.core.errors import InputError
 
@@ -66,13 +64,14 @@ def require_backend(spec: CalculatorSpec) -> None:
 
 
 def build_calculator(spec: CalculatorSpec) -> Calculator:
-    """A live calculator for ``spec``. Anything the backend prints goes to stderr."""
+    """A live calculator for ``spec``. What the backend prints while it loads is logged at debug
+    level (:mod:`curate.core.chatter`)."""
     require_backend(spec)
     if spec.kind in ("chgnet", "mace"):
         from curate.core.cluster import apply_worker_threads
 
         apply_worker_threads()
-    with contextlib.redirect_stdout(sys.stderr):
+    with muted(spec.text):
         try:
             return _build(spec)
         except TypeError as exc:  # unknown keyword arguments
@@ -101,10 +100,10 @@ def _build(spec: CalculatorSpec) -> Calculator:
             return EMT(**kwargs)
         case "mace":
             # mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD, which torch then warns about on every
-            # load, and prints a note about an optional GPU library on first import.
+            # load. Its note about an optional GPU library on first import is muted with the
+            # rest.
             warnings.filterwarnings("ignore", "Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY")
-            with contextlib.redirect_stdout(io.StringIO()):
-                from mace.calculators import MACECalculator
+            from mace.calculators import MACECalculator
 
             kwargs.setdefault("default_dtype", "float64")
             kwargs.setdefault("device", resolve_device())
@@ -123,11 +122,15 @@ _CACHE: dict[str, Calculator] = {}
 """Live calculators of this process, by canonical spec: built once per worker."""
 
 
-def cached_calculator(spec: CalculatorSpec) -> Calculator:
-    """The live calculator of ``spec`` in this process, built on first use."""
+def cached_calculator(spec: CalculatorSpec, reset: bool = False) -> Calculator:
+    """The live calculator of ``spec`` in this process, built on first use. With ``reset`` it
+    forgets what it kept from earlier structures (results, neighbour lists), so a run gives the
+    same numbers to the last bit whatever the calculator computed before it."""
     key = spec.canonical()
     if key not in _CACHE:
         _CACHE[key] = build_calculator(spec)
+    elif reset:
+        _CACHE[key].reset()
     return _CACHE[key]
 
 

@@ -34,7 +34,7 @@ def phonopy_msd(phonon, reference: Atoms, temperature: float, statistics: str) -
     phonon.run_mesh([1, 1, 1], with_eigenvectors=True, is_mesh_symmetry=False)
     if statistics == "quantum":
         phonon.run_thermal_displacements(temperatures=[temperature], freq_min=0.01)
-        per_dof = np.asarray(phonon.get_thermal_displacements_dict()["thermal_displacements"][0])
+        per_dof = np.asarray(phonon.thermal_displacements.thermal_displacements[0])
         per_atom = per_dof.reshape(-1, 3).sum(axis=1)
     else:
         mesh = phonon.get_mesh_dict()

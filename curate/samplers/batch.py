@@ -22,6 +22,7 @@ from curate.store.label_sets import check_label_set, create_label_set
 from curate.systems.builtin import build_system
 from curate.systems.relax import relaxed_system
 from curate.systems.structures import check_atoms, check_frames
+from curate.systems.symmetry import space_group
 
 
 @dataclass
@@ -36,6 +37,8 @@ class SampleBatch:
     """The calculator whose energies/forces/stress the frames carry (MD schemes)."""
     stopped: str | None = None
     """Why the sampler stopped early (the frames are those it made before), or None."""
+    space_groups: dict[str, str | None] | None = None
+    """The system's space group as built and as sampled from (after any relaxation)."""
 
 
 def sample_system(
@@ -52,9 +55,11 @@ def sample_system(
     sampler = get_sampler(s.scheme, s.params)
     reference, spec = build_system(s.system, **s.system_args())
     check_atoms(reference, min_distance=s.min_distance, label=f"system {spec.name}")
+    space_groups = {"built": space_group(reference, label=f"system {spec.name}")}
     if relax_with is not None:
         reference = relaxed_system(reference, spec, relax_with)
         spec = replace(spec, relaxed_with=relax_with.text)
+    space_groups["sampled"] = space_group(reference, label=f"system {spec.name}")
     stopped = None
     try:
         frames, provenance = sampler.sample(reference, s.n, s.seed, system=spec.name)
@@ -65,9 +70,8 @@ def sample_system(
     )
     provenance = [replace(p, params={**p.params, "system": spec.as_dict()}) for p in provenance]
     labels_from = getattr(sampler, "labels_from", None)
-    return SampleBatch(
-        frames, provenance, n_close, parse_spec(labels_from) if labels_from else None, stopped
-    )
+    labels_spec = parse_spec(labels_from) if labels_from else None
+    return SampleBatch(frames, provenance, n_close, labels_spec, stopped, space_groups)
 
 
 @dataclass
@@ -81,6 +85,8 @@ class SampleOutcome:
     close_frames: int
     n_frames: int
     schemes: dict[str, int]
+    space_groups: dict[str, str | None]
+    """The system's space group as built and as sampled from (after any relaxation)."""
     first_params: dict[str, Any]
     """The first frame's sampler record (phonon: the force constants' summary)."""
 
@@ -124,6 +130,7 @@ def sample_into_store(
             batch.n_close,
             store.n_frames,
             store.scheme_counts(),
+            batch.space_groups,
             first,
         )
     if batch.stopped:

@@ -31,7 +31,23 @@ def read_structures(path: str | Path, index: str | int = ":") -> list[Atoms]:
     frames = frames if isinstance(frames, list) else [frames]
     if not frames or any(len(atoms) == 0 for atoms in frames):
         raise InputError(f"{path} holds no atoms")
+    for atoms in frames:
+        check_ordered(atoms, str(path))
     return frames
+
+
+def check_ordered(atoms: Atoms, label: str) -> None:
+    """Raise InputError if a site is shared between species (a CIF's partial occupancies)."""
+    occupancy = atoms.info.get("occupancy") or {}
+    mixed = {site: share for site, share in occupancy.items() if max(share.values()) < 1}
+    if mixed:
+        site, share = next(iter(mixed.items()))
+        shares = ", ".join(f"{el} {x:g}" for el, x in share.items())
+        raise InputError(
+            f"{label}: {len(mixed)} sites have partial occupancies (site {site}: {shares}); "
+            "curate needs an ordered structure (e.g. pymatgen's OrderDisorderedStructure"
+            "Transformation or a special quasirandom structure)"
+        )
 
 
 def read_structure(path: str | Path) -> Atoms:

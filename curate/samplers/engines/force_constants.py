@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from curate.calculators import CalculatorSpec, build_calculator
+from curate.calculators import CalculatorSpec
+from curate.calculators.backends import cached_calculator
 from curate.core.cache import cache_root
+from curate.core.errors import InputError
 from curate.core.identity import cache_key
 from curate.report.figures import pyplot, save_figure
+from curate.systems.symmetry import SYMPREC, is_exactly_symmetric, space_group
 
 DISPLACEMENT = 0.01
 """Å, phonopy's default finite displacement."""
@@ -102,9 +105,17 @@ def _store(phonon, path: Path, meta: dict) -> ForceConstants:
 
 
 def _new_phonopy(atoms: Atoms):
-    """Phonopy on ``atoms`` as its own unit and primitive cell."""
+    """Phonopy on ``atoms`` as its own unit and primitive cell. The structure must carry its
+    symmetry exactly (:func:`curate.systems.symmetry.symmetrized`): symfc maps atoms under the
+    operations far more strictly than the tolerance that finds them, and a fit on a structure
+    whose symmetry is only approximate comes out wrong without a warning."""
     import phonopy
 
+    if not is_exactly_symmetric(atoms):
+        raise InputError(
+            f"the reference structure has space group {space_group(atoms)} at {SYMPREC} Å "
+            "but not exactly; symmetrise it first (curate.systems.symmetry.symmetrized)"
+        )
     return phonopy.Phonopy(
         to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P"
     )
@@ -119,7 +130,7 @@ def harmonic_force_constants(
         return cached
     phonon = _new_phonopy(atoms)
     phonon.generate_displacements(distance=displacement)
-    calc = build_calculator(spec)
+    calc = cached_calculator(spec, reset=True)
     start = time.process_time()
     forces = []
     for displaced in phonon.supercells_with_displacements:
@@ -147,7 +158,7 @@ def harmonic_force_constants(
 def gamma_frequencies(phonon) -> np.ndarray:
     """Frequencies (THz; imaginary as negative) at the commensurate q-points of the cell."""
     phonon.run_qpoints([[0, 0, 0]])
-    return phonon.get_qpoints_dict()["frequencies"][0]
+    return np.asarray(phonon.qpoints.frequencies[0])
 
 
 def renormalized_force_constants(
@@ -187,12 +198,43 @@ def renormalized_force_constants(
     return _store(phonon, path, meta)
 
 
+SNAPSHOT_FACTOR = 4
+"""Snapshots per the minimum a symfc fit needs (its basis size over 3N force components a
+snapshot gives): phonopy's own margin for ``number_of_snapshots="auto"``."""
+
+
+def _symfc(atoms: Atoms, displacements: np.ndarray | None = None, forces: np.ndarray | None = None):
+    """phonopy's symfc solver on ``atoms`` (as its own supercell) with the operations phonopy
+    finds, and the phonopy object it belongs to."""
+    from phonopy.interface.symfc import SymfcFCSolver
+
+    phonon = _new_phonopy(atoms)
+    solver = SymfcFCSolver(phonon.supercell, displacements, forces, symmetry=phonon.symmetry)
+    return solver, phonon
+
+
+def snapshots_needed(atoms: Atoms) -> int:
+    """Snapshots for a well-posed fit of the force constants of ``atoms``: ``SNAPSHOT_FACTOR``
+    times symfc's estimate of the minimum (what phonopy's ``number_of_snapshots="auto"`` takes)."""
+    solver, _ = _symfc(atoms)
+    return SNAPSHOT_FACTOR * solver.estimate_numbers_of_supercells(orders=[2])[2]
+
+
 def fit_force_constants(atoms: Atoms, displacements: np.ndarray, forces: np.ndarray):
     """Phonopy object on ``atoms`` with harmonic force constants fitted by least squares (symfc)
-    to displacement–force pairs."""
-    phonon = _new_phonopy(atoms)
-    phonon.dataset = {"displacements": displacements, "forces": forces}
-    phonon.produce_force_constants(fc_calculator="symfc")
+    to displacement–force pairs. Raises InputError, before solving, when the pairs give fewer
+    force components than the force constants have free parameters."""
+    solver, phonon = _symfc(atoms, np.asarray(displacements, float), np.asarray(forces, float))
+    n_basis = solver.compute_basis_set(orders=[2])[2].basis_set.shape[1]
+    n_equations = displacements.size
+    if n_equations < n_basis:
+        raise InputError(
+            f"fitting force constants: {len(displacements)} snapshots give {n_equations} force "
+            f"components for {n_basis} free parameters (space group {space_group(atoms)}, "
+            f"{len(atoms)} atoms); take at least {snapshots_needed(atoms)} snapshots"
+        )
+    solver.solve(orders=[2])
+    phonon.force_constants = solver.force_constants[2]
     return phonon
 
 
@@ -224,7 +266,7 @@ def self_consistent_force_constants(
     path = cache_root("force-constants") / f"self-consistent-{digest}.yaml"
     if (cached := _load(path)) is not None:
         return cached
-    calc = build_calculator(spec)
+    calc = cached_calculator(spec, reset=True)
     phonon = start.phonon
     frequencies = [np.sort(gamma_frequencies(phonon))]
     calls, cpu, change = 0, 0.0, np.inf

@@ -78,7 +78,7 @@ def run_md(
 
     Raises MDBlowUp, with the frames kept so far, when the run stops being physical.
     """
-    calc = cached_calculator(spec)
+    calc = cached_calculator(spec, reset=True)
     atoms = atoms.copy()
     atoms.info.clear()
     atoms.calc = calc

@@ -1,0 +1,181 @@
+"""A panel of crystals a user might bring, through every sampler (slow: about 10 minutes each).
+
+Per crystal: the relaxation keeps the space group; the harmonic force constants take as many
+displaced calculations as phonopy's own symmetry-reduced set; harmonic phonon frames give
+phonopy's own thermal displacements per species (5 %); renormalised force constants at 50 K match
+the harmonic ones for stable crystals (10 %) and at 300 K give the per-species RMS displacement of
+an independent MD run (10 %); no sampler brings atoms into contact; ``curate inspect`` reads every
+scheme. With ``CURATE_PANEL_OUT`` set, each crystal's measurements are written there as JSON
+(the table in docs/sampling.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.spacegroup import crystal
+
+from curate.calculators import parse_spec
+from curate.metrics.thermal import phonopy_msd, species_msd
+from curate.samplers.batch import sample_system
+from curate.samplers.engines.force_constants import (
+    harmonic_force_constants,
+    renormalized_force_constants,
+    snapshots_needed,
+    to_phonopy_atoms,
+)
+from curate.samplers.engines.md import run_md
+from curate.samplers.phonon import ContactCheck
+from curate.samplers.settings import SampleSettings
+from curate.store import Store
+from curate.systems.builtin import build_system
+from curate.systems.relax import relaxed_system
+from curate.systems.symmetry import space_group
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Crystal:
+    name: str
+    cell: Atoms
+    supercell: int
+    calculator: str
+    space_group: str
+    stable: bool
+
+
+def perovskite() -> Atoms:
+    """Cubic CsPbBr3 (Pm-3m; unstable to octahedral tilts, like Ag3SBr)."""
+    return Atoms(
+        "PbBr3Cs",
+        scaled_positions=[(0, 0, 0), (0.5, 0, 0), (0, 0.5, 0), (0, 0, 0.5), (0.5, 0.5, 0.5)],
+        cell=np.eye(3) * 5.87,
+        pbc=True,
+    )
+
+
+def lithium_niobate() -> Atoms:
+    """Ferroelectric LiNbO3 (R3c, trigonal), its 10-atom rhombohedral cell."""
+    return crystal(
+        ["Li", "Nb", "O"],
+        basis=[(0, 0, 0.2829), (0, 0, 0), (0.0492, 0.3446, 0.0647)],
+        spacegroup=161,
+        cellpar=[5.148, 5.148, 13.863, 90, 90, 120],
+        primitive_cell=True,
+    )
+
+
+PANEL = [
+    Crystal("Si", bulk("Si", "diamond", a=5.43, cubic=True), 2, "chgnet", "Fd-3m (227)", True),
+    Crystal("NaCl", bulk("NaCl", "rocksalt", a=5.64, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
+    Crystal("MgO", bulk("MgO", "rocksalt", a=4.21, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
+    Crystal("Cu", bulk("Cu", "fcc", a=3.61, cubic=True), 3, "emt", "Fm-3m (225)", True),
+    Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False),
+    Crystal("LiNbO3", lithium_niobate(), 2, "chgnet", "R3c (161)", True),
+]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+
+
+def phonopy_displacement_count(atoms: Atoms) -> int:
+    """Phonopy's own symmetry-reduced finite displacements of ``atoms`` as its own supercell."""
+    import phonopy
+
+    phonon = phonopy.Phonopy(to_phonopy_atoms(atoms), supercell_matrix=np.eye(3, dtype=int))
+    phonon.generate_displacements(distance=0.01)
+    return len(phonon.supercells_with_displacements)
+
+
+def within(measured: dict[str, float], expected: dict[str, float], rel: float) -> dict:
+    """Per species: the ratio measured / expected, asserted within ``rel`` of 1."""
+    ratios = {s: measured[s] / expected[s] for s in expected}
+    for species, ratio in ratios.items():
+        assert ratio == pytest.approx(1, abs=rel), (species, ratios)
+    return ratios
+
+
+def rms(msd: dict[str, float]) -> dict[str, float]:
+    return {s: float(np.sqrt(v)) for s, v in msd.items()}
+
+
+@pytest.mark.parametrize("case", PANEL, ids=[c.name for c in PANEL])
+def test_crystal_through_every_sampler(case, tmp_path, cli):
+    cif = tmp_path / f"{case.name}.cif"
+    case.cell.write(cif)
+    spec = parse_spec(case.calculator)
+    built, system = build_system(cif, case.supercell)
+    assert space_group(built) == case.space_group
+    reference = relaxed_system(built, system, spec)
+    assert reference.info["space_group"] == case.space_group
+    record: dict = {"crystal": case.name, "atoms": len(reference), "space_group": case.space_group}
+
+    harmonic = harmonic_force_constants(reference, spec)
+    assert harmonic.calls == phonopy_displacement_count(reference)
+    record["harmonic_calls"] = harmonic.calls
+    record["fit_snapshots_needed"] = snapshots_needed(reference)
+
+    def draw(scheme: str, n: int, **params) -> list[Atoms]:
+        settings = SampleSettings.build(
+            "panel",
+            system=str(cif),
+            supercell=case.supercell,
+            scheme=scheme,
+            n=n,
+            seed=1,
+            params=params,
+            allow_close=scheme == "random",
+        )
+        batch = sample_system(settings, spec)
+        with Store.open_or_create(tmp_path / "panel.zarr") as store:
+            store.append(batch.frames, batch.provenance)
+        return batch.frames
+
+    policy = "auto" if case.stable else "skip"
+    common = {"calculator": case.calculator, "temperature": 300.0}
+    harmonic_frames = draw("phonon", 300, imaginary=policy, **common)
+    analytic = phonopy_msd(harmonic.phonon, reference, 300.0, "quantum")
+    record["harmonic_vs_phonopy"] = within(species_msd(harmonic_frames, reference), analytic, 0.05)
+
+    if case.stable:
+        cold = renormalized_force_constants(
+            reference, spec, 50.0, max(80, snapshots_needed(reference))
+        )
+        record["renormalized_50K_vs_harmonic"] = within(
+            phonopy_msd(cold.phonon, reference, 50.0, "classical"),
+            phonopy_msd(harmonic.phonon, reference, 50.0, "classical"),
+            0.10,
+        )
+    renormalized_frames = draw(
+        "phonon", 300, imaginary="renormalize", statistics="classical", **common
+    )
+    md = run_md(reference, spec, 300.0, 120, 10, 300, 4.0, seed=7)
+    record["renormalized_300K_vs_md_rms"] = within(
+        rms(species_msd(renormalized_frames, reference)),
+        rms(species_msd(md.frames, reference)),
+        0.10,
+    )
+    record["md_rms_300K"] = rms(species_msd(md.frames, reference))
+
+    too_close = ContactCheck(reference, 0.8)
+    for frames in (harmonic_frames, renormalized_frames):
+        assert not any(too_close(f.positions - reference.positions) for f in frames)
+    draw("random", 20)
+    draw("aimd", 4, calculator=case.calculator, temperature=[300.0], equilibration=40, stride=5)
+    draw("mc-rattle", 10)
+
+    groups = cli.json("inspect", tmp_path / "panel.zarr")["groups"]
+    assert {"phonon", "random", "aimd", "mc-rattle"} <= set(groups)
+    if out := os.environ.get("CURATE_PANEL_OUT"):
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, f"{case.name}.json"), "w") as fh:
+            json.dump(record, fh, indent=2)
