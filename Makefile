@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || [ $$? -eq 1 ]; }
 DEMO := demo
 
-.PHONY: venv demo demo-mace test test-all lint bench docs clean
+.PHONY: venv demo demo-mace test test-all cp2k lint bench docs clean
 
 venv: $(STAMP)
 
@@ -34,8 +34,15 @@ demo-mace: demo
 		--sizes 20,40 --seeds 2 --workers 2 --out $(DEMO)/mace
 	@echo "report: $(DEMO)/mace/report.html"
 
-test: $(STAMP)
+test: $(STAMP) cp2k
 	$(BIN)/python -m pytest -q
+
+# CP2K from Debian (cp2k_shell, cp2k.psmp, cp2k-data's basis sets and pseudopotentials) where
+# root can install it; elsewhere the CP2K tests skip and say so.
+cp2k:
+	@command -v cp2k_shell >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cp2k >/dev/null; } } || \
+		echo "CP2K not installed (needs root and apt-get): the cp2k tests will skip"
 
 # GPAW from PyPI compiles against Debian's libxc and OpenBLAS, with g++ as its C compiler.
 $(VENV)/.installed-dft: $(STAMP)
@@ -45,7 +52,7 @@ $(VENV)/.installed-dft: $(STAMP)
 	touch $@
 
 # Everything: the slow, DFT (GPAW) and GPU tests too; GPU tests skip without CUDA.
-test-all: $(VENV)/.installed-dft
+test-all: $(VENV)/.installed-dft cp2k
 	$(BIN)/python -m pytest -q -m ""
 
 lint: $(STAMP)

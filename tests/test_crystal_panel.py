@@ -179,3 +179,18 @@ def test_crystal_through_every_sampler(case, tmp_path, cli):
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, f"{case.name}.json"), "w") as fh:
             json.dump(record, fh, indent=2)
+
+
+def test_the_quickstart_recipe_runs_on_a_user_cif(tmp_path, cli):
+    """The README's whole campaign with ``system:`` set to a CIF of silicon (64 atoms)."""
+    import yaml
+    from curate.pipelines.recipe import find_recipe
+
+    bulk("Si", "diamond", a=5.43, cubic=True).write(tmp_path / "Si.cif")
+    recipe = yaml.safe_load(find_recipe("quickstart")[1])
+    recipe |= {"name": "quickstart-si", "system": "Si.cif", "supercell": 2}
+    (tmp_path / "si.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    result = cli("run", tmp_path / "si.yaml", "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert "CHGNet v0.3.0" not in result.stderr

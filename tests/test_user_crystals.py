@@ -133,5 +133,5 @@ def test_a_cell_with_only_acoustic_modes_is_refused():
     """One atom per cell: its commensurate q-point is Γ alone, with nothing but the acoustic
     modes, so every frame would be the reference itself."""
     params = {"temperature": 300.0, "calculator": "emt"}
-    with pytest.raises(InputError, match="no mode to sample.*larger --supercell"):
+    with pytest.raises(InputError, match=r"no mode to sample.*larger --supercell"):
         get_sampler("phonon", params).sample(bulk("Cu", "fcc", a=3.61), 2, seed=0)

@@ -53,6 +53,16 @@ def require_backend(spec: CalculatorSpec) -> None:
             raise InputError(
                 f"calculator '{spec.kind}' needs the {module} package: pip install '{install}'"
             )
+    if spec.kind == "cp2k":
+        import shutil
+
+        from curate.calculators.cp2k import SHELL, Cp2kSettings
+
+        if shutil.which(SHELL) is None:
+            raise InputError(
+                f"calculator 'cp2k' needs CP2K's {SHELL} on PATH (Debian: apt-get install cp2k)"
+            )
+        Cp2kSettings.build("cp2k --kwargs", **spec.kwargs)
     if spec.kind == "ase":
         module_name, _, cls = spec.target.rpartition(".")
         try:
@@ -112,6 +122,10 @@ def _build(spec: CalculatorSpec) -> Calculator:
             from gpaw import GPAW
 
             return GPAW(**{**GPAW_DEFAULTS, **kwargs})
+        case "cp2k":
+            from curate.calculators.cp2k import Cp2kCalculator, Cp2kSettings
+
+            return Cp2kCalculator(Cp2kSettings.build("cp2k --kwargs", **kwargs))
         case "ase":
             module_name, _, cls = spec.target.rpartition(".")
             return getattr(importlib.import_module(module_name), cls)(**kwargs)

@@ -1,6 +1,6 @@
 """Calculator specs: a short, picklable name for a labeller, parsed the same from CLI, YAML and
-Python. ``chgnet``, ``emt``, ``gpaw``, ``mace:PATH`` and ``ase:module.Class``, each with keyword
-arguments."""
+Python. ``chgnet``, ``emt``, ``gpaw``, ``cp2k``, ``mace:PATH`` and ``ase:module.Class``, each with
+keyword arguments."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from curate.core.errors import InputError
 
-Kind = Literal["chgnet", "emt", "gpaw", "mace", "ase"]
-SIMPLE: tuple[Kind, ...] = ("chgnet", "emt", "gpaw")
+Kind = Literal["chgnet", "emt", "gpaw", "cp2k", "mace", "ase"]
+SIMPLE: tuple[Kind, ...] = ("chgnet", "emt", "gpaw", "cp2k")
 
 
 class CalculatorSpec(BaseModel):
@@ -69,7 +69,7 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def parse_spec(text: str, kwargs: dict[str, Any] | str | None = None) -> CalculatorSpec:
-    """Parse ``chgnet``, ``emt``, ``gpaw``, ``mace:PATH`` or ``ase:module.Class``."""
+    """Parse ``chgnet``, ``emt``, ``gpaw``, ``cp2k``, ``mace:PATH`` or ``ase:module.Class``."""
     kw = parse_kwargs(kwargs) if isinstance(kwargs, str) or kwargs is None else dict(kwargs)
     kind, _, target = text.partition(":")
     if kind in SIMPLE and not target:
@@ -82,5 +82,6 @@ def parse_spec(text: str, kwargs: dict[str, Any] | str | None = None) -> Calcula
     if kind == "ase" and "." in target:
         return CalculatorSpec(kind="ase", target=target, kwargs=kw)
     raise InputError(
-        f"unknown calculator spec '{text}' (use chgnet, emt, gpaw, mace:PATH or ase:module.Class)"
+        f"unknown calculator spec '{text}' "
+        "(use chgnet, emt, gpaw, cp2k, mace:PATH or ase:module.Class)"
     )
