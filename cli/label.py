@@ -17,7 +17,7 @@ PARTIAL_FAILURE = 3
 def command(
     store: StorePath,
     calculator: Annotated[
-        str, typer.Option(help="chgnet, emt, gpaw, mace:PATH or ase:module.Class.")
+        str, typer.Option(help="chgnet, emt, cp2k, gpaw, mace:PATH or ase:module.Class.")
     ] = "chgnet",
     kwargs: Annotated[
         str | None,

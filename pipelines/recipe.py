@@ -25,7 +25,7 @@ from curate.metrics.settings import DiversitySettings
 from curate.potentials.settings import ActiveSettings
 from curate.samplers.settings import SampleSettings
 
-BUNDLED = ("quickstart", "paper")
+BUNDLED = ("quickstart", "paper", "bandgap")
 """Recipes shipped in ``curate.pipelines`` (``<name>.yaml``)."""
 
 
