@@ -11,13 +11,19 @@ from curate.cli.output import emit
 
 from curate.core.errors import InputError
 
-FORMATS = ("extxyz",)
+FORMATS = ("extxyz", "zip")
 
 
 def command(
     store: StorePath,
     out: Annotated[Path, typer.Option(help="File to write.")],
-    format: Annotated[str, typer.Option(help="Output format: extxyz.")] = "extxyz",
+    format: Annotated[
+        str,
+        typer.Option(
+            help="extxyz (frames and one label set), or zip (the whole store, readable "
+            "in place by every curate command)."
+        ),
+    ] = "extxyz",
     label_set: Annotated[
         str | None, typer.Option(help="Label set to export (default: the only one, if any).")
     ] = None,
@@ -32,6 +38,15 @@ def command(
 
     if format not in FORMATS:
         raise InputError(f"unknown format '{format}' (known: {', '.join(FORMATS)})")
+    if format == "zip":
+        from curate.store.archive import zip_store
+
+        with Store.open(store) as opened:
+            zip_store(opened, out)
+            payload = {"store": str(store), "out": str(out), "format": format}
+            payload["n_frames"] = opened.n_frames
+        emit(payload, json_, lambda c: c.print(f"wrote {payload['n_frames']} frames to {out}"))
+        return
     with Store.open(store) as opened:
         names = opened.label_sets()
         if label_set is None and len(names) > 1:

@@ -34,6 +34,7 @@ def command(
         bool, typer.Option(help="Also retry frames whose calculation failed before.")
     ] = False,
     batch_size: Annotated[int | None, setting(LabelSettings, "batch_size")] = None,
+    reuse: Annotated[list[str] | None, setting(LabelSettings, "reuse")] = None,
     json_: Json = False,
 ) -> None:
     """Label every frame of STORE not yet labelled ok; re-running continues where it stopped.
@@ -71,6 +72,7 @@ def command(
             batch_size=settings.batch_size,
             client_options=options,
             progress=progress,
+            reuse_from=settings.reuse or (),
         )
         bar.update(task, status="done")
     counts = summary.counts
@@ -80,6 +82,7 @@ def command(
         "calculator": summary.calculator,
         "submitted": summary.submitted,
         "skipped": summary.skipped,
+        "reused": summary.reused,
         "ok": counts["ok"],
         "failed": summary.n_failed,
         "failed_physics": counts["failed-physics"],
@@ -93,7 +96,8 @@ def command(
     def render(console):
         console.print(
             f"{summary.label_set}: labelled {summary.submitted} frames "
-            f"({summary.skipped} already done) in {summary.wall_s:.1f} s, "
+            f"({summary.skipped} already done, {summary.reused} taken from --reuse) "
+            f"in {summary.wall_s:.1f} s, "
             f"{summary.frames_per_s:.2f} frames/s; store now ok {counts['ok']}, "
             f"failed {summary.n_failed}, pending {counts['pending']}"
         )

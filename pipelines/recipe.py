@@ -136,6 +136,12 @@ class Recipe(Settings):
     occupation_seed: int = Field(0, ge=0)
     relax: Calculator | None = None
     oracle: Calculator = Calculator(calculator="chgnet")
+    reuse_labels: list[str] = Field(
+        [],
+        description="Stores (or zipped stores) whose oracle labels of the same frames are "
+        "taken instead of computed; relative paths from the recipe's folder (a bundled "
+        "recipe's: curate's datasets/).",
+    )
     workers: int | None = Field(None, ge=1)
     dask: ClusterSettings = ClusterSettings()
     sets: list[SampleSet] = Field(min_length=1)
@@ -266,7 +272,10 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
     ]
     _name_sets(sets, "sets")
     _name_sets(reference, "reference")
-    recipe = recipe.model_copy(update={"sets": sets, "reference": reference})
+    reuse = [
+        _shipped(path, folder, f"reuse_labels.{i}") for i, path in enumerate(recipe.reuse_labels)
+    ]
+    recipe = recipe.model_copy(update={"sets": sets, "reference": reference, "reuse_labels": reuse})
     active = recipe.active is not None and recipe.active.enabled
     for i, s in enumerate(sets):
         if uses_active_committee(s) and not active:
@@ -281,6 +290,18 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
         )
         recipe.active = recipe.active.model_copy(update={"seed_set": seed_set})
     return recipe
+
+
+def _shipped(path: str, folder: Path | None, where: str) -> str:
+    """A label store's path: absolute, from the recipe's folder, or (bundled recipes) from
+    curate's datasets."""
+    found = Path(path)
+    if not found.is_absolute():
+        base = folder if folder is not None else Path(str(resources.files("curate.datasets")))
+        found = base / found
+    if not found.exists():
+        raise _FieldError(where, f"no store at {found}")
+    return str(found)
 
 
 def uses_active_committee(s: SampleSet) -> bool:

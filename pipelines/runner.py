@@ -23,6 +23,7 @@ of the earlier version stay in ``sets.zarr`` (a warning says so); start a new DI
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -356,7 +357,7 @@ def plan_steps(
                 {"oracle": oracle.canonical()},
                 depends,
                 (store,),
-                _label_action(out / store, oracle, options, reporter),
+                _label_action(out / store, oracle, options, reporter, recipe.reuse_labels),
                 f"{oracle.text} on {store}",
             )
         )
@@ -457,7 +458,9 @@ def _active_action(recipe: Recipe, out: Path, oracle, options: dict[str, Any], r
     return action
 
 
-def _label_action(path: Path, spec, options: dict[str, Any], reporter: Reporter):
+def _label_action(
+    path: Path, spec, options: dict[str, Any], reporter: Reporter, reuse: Sequence[str] = ()
+):
     def action() -> dict[str, Any]:
         from curate.labelling.run import label_store
 
@@ -465,12 +468,15 @@ def _label_action(path: Path, spec, options: dict[str, Any], reporter: Reporter)
             status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
             reporter.progress(done, total, status)
 
-        summary = label_store(path, spec, client_options=options, progress=progress)
+        summary = label_store(
+            path, spec, client_options=options, progress=progress, reuse_from=reuse
+        )
         counts = summary.counts
         result = {
             "label_set": summary.label_set,
             "submitted": summary.submitted,
             "skipped": summary.skipped,
+            "reused": summary.reused,
             "ok": counts.get("ok", 0),
             "failed_physics": counts.get("failed-physics", 0),
             "failed_infra": counts.get("failed-infra", 0),

@@ -261,3 +261,29 @@ def test_walltimes_are_parsed_or_refused():
     for ambiguous in ("2h", "30:00"):  # SLURM reads MM:SS where PBS reads HH:MM
         with pytest.raises(InputError, match="walltime"):
             walltime_seconds(ambiguous)
+
+
+def test_labels_of_the_same_frames_are_reused_from_a_zipped_store(cli, copper_store, tmp_path):
+    """A store shipped as a zip gives its labels to every frame with the same content uid made
+    with the same calculator and settings; the rest is computed, and nothing twice."""
+    emt = ["--calculator", "emt", "--workers", "1"]
+    cli.json("label", copper_store, *emt)
+    shipped = tmp_path / "shipped.zarr.zip"
+    cli.json("export", copper_store, "--format", "zip", "--out", shipped)
+    assert cli.json("info", shipped)["n_frames"] == 24
+    frames, provenance = get_sampler("random", {"amplitude": 0.15}).sample(
+        bulk("Cu", cubic=True).repeat(2), 30, seed=0, system="Cu"
+    )  # the same 24 frames and 6 more
+    fresh = tmp_path / "fresh.zarr"
+    with Store.create(fresh) as store:
+        store.append(frames, provenance)
+    report = cli.json("label", fresh, *emt, "--reuse", shipped)
+    assert (report["reused"], report["submitted"], report["ok"]) == (24, 6, 30)
+    taken, paid = Store.open(fresh).labels("emt"), Store.open(shipped).labels("emt")
+    assert np.array_equal(taken["energy"][:24], paid["energy"])
+    assert np.array_equal(taken.wall_s[:24], paid.wall_s)  # the cost as it was paid
+    other = tmp_path / "other.zarr"
+    with Store.create(other) as store:
+        store.append(frames, provenance)
+    kwargs = ["--kwargs", '{"asap_cutoff": true}']
+    assert cli.json("label", other, *emt, *kwargs, "--reuse", shipped)["reused"] == 0

@@ -10,7 +10,7 @@ are recorded as ``failed-infra`` and retried by the next run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from curate.core.labels import LabelResult, Status
 from curate.labelling.worker import label_frames, warm_up
 from curate.store import Store
 from curate.store.label_sets import check_label_set, create_label_set
+from curate.store.transfer import reuse_labels
 
 FLUSH_SECONDS = 2.0
 TASK_RETRIES = 2
@@ -35,6 +36,8 @@ class LabelSummary:
     calculator: str
     submitted: int = 0
     skipped: int = 0
+    reused: int = 0
+    """Frames whose labels were taken from another store."""
     counts: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     startup_s: float = 0.0
@@ -77,11 +80,14 @@ def label_store(
     batch_size: int | None = None,
     client_options: dict | None = None,
     progress: ProgressCallback | None = None,
+    reuse_from: Sequence[str | Path] = (),
 ) -> LabelSummary:
     """Label every frame of the store at ``path`` that is not ``ok`` yet with ``spec``.
 
     ``client_options`` go to :func:`curate.core.cluster.dask_client` (workers, scheduler,
-    cluster...).
+    cluster...). Labels the stores in ``reuse_from`` hold for the same frames (content uid) with
+    the same calculator and settings are taken first; only the rest is computed, so a store they
+    cover entirely needs no calculator at all.
     Every worker builds the calculator before anything is written, so a bad spec leaves the store
     as it was.
     """
@@ -91,16 +97,35 @@ def label_store(
 
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
-    require_backend(spec)
+    sources = [
+        source
+        for source in map(Store.open, reuse_from)
+        if any(
+            source.label_set_info(n).get("spec") == spec.canonical() for n in source.label_sets()
+        )
+    ]
+    if not sources:
+        require_backend(spec)
     with Store.open(path, "a") as store:
         name = label_set or spec.default_label_set
         exists = check_label_set(store, spec, name)
+        reused = 0
+        if sources:
+            if not exists:
+                create_label_set(store, spec, name)
+            exists, reused = True, reuse_labels(store, name, spec.canonical(), sources)
         todo = frames_to_label(store, name, retry_failed) if exists else np.arange(store.n_frames)
         summary = LabelSummary(
-            name, spec.text, submitted=len(todo), skipped=store.n_frames - len(todo)
+            name,
+            spec.text,
+            submitted=len(todo),
+            skipped=store.n_frames - len(todo) - reused,
+            reused=reused,
         )
         start = time.perf_counter()
         if len(todo):
+            if sources:
+                require_backend(spec)
             frames = store.atoms(todo)
             for atoms in frames:
                 atoms.info.clear()

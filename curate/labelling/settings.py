@@ -41,6 +41,11 @@ class LabelSettings(ClusterSettings):
     batch_size: int | None = Field(
         None, description="Frames per Dask task (default: 16+ tasks per worker, ≤ 8 frames)."
     )
+    reuse: list[str] | None = Field(
+        None,
+        description="Stores (or zipped stores) whose labels of the same frames, made with the "
+        "same calculator and settings, are taken instead of computed; repeat for more.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LabelSettings:

@@ -1,9 +1,9 @@
-"""Copy frames from one store into another together with the labels already paid for, so that
-a label is never computed twice when sets are gathered into one store."""
+"""Copy frames from one store into another together with the labels already paid for, and take
+labels other stores hold for the same frames, so that a label is never computed twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -35,14 +35,35 @@ def copy_frames(
     labels = source.labels(label_set)
     pending = dest.labels(label_set, target).status == Status.PENDING
     results = [
-        _result(labels, i, int(target[i]))
+        result_of(labels, i, int(target[i]))
         for i in np.flatnonzero(pending & (labels.status != Status.PENDING))
     ]
     dest.write_labels(label_set, results)
     return {"added": len(added.indices), "labels": len(results)}
 
 
-def _result(labels, i: int, frame: int) -> LabelResult:
+def reuse_labels(dest: Store, label_set: str, spec: str, sources: Sequence[Store]) -> int:
+    """Write into ``dest``'s ``label_set`` the ``ok`` results that any source holds, under a
+    label set made with the same calculator and settings (``spec``, canonical JSON), for frames
+    of the same content uid that ``dest`` has no ``ok`` label for yet (their cost and host kept
+    as they were paid). Returns how many frames were taken."""
+    status = dest.labels(label_set).status
+    wanted = {int(uid): i for i, uid in enumerate(dest.uids()) if status[i] != Status.OK}
+    results = []
+    for source in sources:
+        for name in source.label_sets():
+            if not wanted or source.label_set_info(name).get("spec") != spec:
+                continue
+            labels, uids = source.labels(name), source.uids()
+            for j in np.flatnonzero(labels.status == Status.OK):
+                frame = wanted.pop(int(uids[j]), None)
+                if frame is not None:
+                    results.append(result_of(labels, int(j), frame))
+    dest.write_labels(label_set, results)
+    return len(results)
+
+
+def result_of(labels, i: int, frame: int) -> LabelResult:
     """Frame ``i`` of ``labels`` as the result of labelling store frame ``frame``."""
     return LabelResult(
         frame=frame,

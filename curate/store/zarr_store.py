@@ -180,8 +180,14 @@ class Store:
 
     @staticmethod
     def _open_group(path: Path, mode: Literal["r", "r+"]) -> zarr.Group:
+        if path.is_file() and path.suffix == ".zip":
+            if mode != "r":
+                raise StoreError(f"{path} is a zipped store, which curate only reads")
+            store = zarr.storage.ZipStore(path, mode="r")
+        else:
+            store = path
         try:
-            return zarr.open_group(path, mode=mode, zarr_format=3)
+            return zarr.open_group(store, mode=mode, zarr_format=3)
         except Exception as exc:  # zarr raises several types for a missing or broken group
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise StoreError(f"{path} is not a readable curate store ({reason})") from None
