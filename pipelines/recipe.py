@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from curate.compare.settings import CompareSettings
-from curate.core.errors import InputError
+from curate.core.errors import InputError, yaml_problem
 from curate.core.settings import Settings
 from curate.labelling.settings import ClusterSettings
 from curate.metrics.settings import DiversitySettings
@@ -193,10 +193,7 @@ def load_recipe(name: str | Path) -> tuple[Recipe, str]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"recipe {label}: malformed YAML{at}: {problem}") from None
+        raise InputError(f"recipe {label}: malformed YAML {yaml_problem(exc)}") from None
     return validate_recipe(data, label, folder), text
 
 

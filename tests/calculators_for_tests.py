@@ -27,3 +27,17 @@ class SlowEMT(EMT):
     def calculate(self, atoms=None, properties=("energy",), system_changes=()):
         time.sleep(self.delay)
         super().calculate(atoms, properties, system_changes)
+
+
+class NonFiniteEMT(EMT):
+    """EMT whose ``broken`` result (``energy``, ``forces`` or ``stress``) comes back as NaN (or
+    +inf with ``infinite``), as a diverged calculation can return it."""
+
+    def __init__(self, broken: str = "energy", infinite: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.broken, self.value = broken, float("inf") if infinite else float("nan")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        super().calculate(atoms, properties, system_changes)
+        if self.broken in self.results:
+            self.results[self.broken] = self.results[self.broken] * 0 + self.value

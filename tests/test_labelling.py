@@ -287,3 +287,30 @@ def test_labels_of_the_same_frames_are_reused_from_a_zipped_store(cli, copper_st
         store.append(frames, provenance)
     kwargs = ["--kwargs", '{"asap_cutoff": true}']
     assert cli.json("label", other, *emt, *kwargs, "--reuse", shipped)["reused"] == 0
+
+
+@pytest.mark.parametrize(
+    ("broken", "infinite"), [("energy", False), ("forces", True), ("stress", False)]
+)
+def test_a_non_finite_label_is_never_ok(cli, copper_store, monkeypatch, broken, infinite):
+    """NaN or infinite values from a calculator make the frame a physics failure naming the
+    property, and exit code 3."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    kwargs = json.dumps({"broken": broken, "infinite": infinite})
+    result = cli(
+        "label",
+        copper_store,
+        "--calculator",
+        "ase:calculators_for_tests.NonFiniteEMT",
+        "--kwargs",
+        kwargs,
+        "--workers",
+        "1",
+        "--json",
+    )
+    assert result.exit_code == 3
+    store = Store.open(copper_store)
+    labels = store.labels("nonfiniteemt")
+    assert (labels.status == Status.FAILED_PHYSICS).all()
+    assert all(f"non-finite {broken}" in error for error in labels.error)

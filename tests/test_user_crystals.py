@@ -135,3 +135,11 @@ def test_a_cell_with_only_acoustic_modes_is_refused():
     params = {"temperature": 300.0, "calculator": "emt"}
     with pytest.raises(InputError, match=r"no mode to sample.*larger --supercell"):
         get_sampler("phonon", params).sample(bulk("Cu", "fcc", a=3.61), 2, seed=0)
+
+
+def test_a_structure_without_a_space_group_is_one_line(cli, tmp_path):
+    path = tmp_path / "overlap.xyz"
+    Atoms("Cu2", positions=[(0, 0, 0), (0, 0, 0)], cell=[3, 3, 3], pbc=True).write(path)
+    result = cli("systems", path)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "no space group" in result.stderr

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from curate.core.errors import InputError
+from curate.core.errors import InputError, yaml_problem
 
 Kind = Literal["chgnet", "emt", "gpaw", "cp2k", "mace", "ase"]
 SIMPLE: tuple[Kind, ...] = ("chgnet", "emt", "gpaw", "cp2k")
@@ -62,7 +62,9 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"calculator keyword arguments are not JSON or YAML: {exc}") from None
+        raise InputError(
+            f"calculator keyword arguments are not JSON or YAML: {yaml_problem(exc)}"
+        ) from None
     if not isinstance(value, dict):
         raise InputError('calculator keyword arguments must be a mapping, e.g. \'{"xc": "PBE"}\'')
     return value

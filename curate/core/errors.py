@@ -19,3 +19,10 @@ class StoreError(CurateError):
 
 class StoreLockedError(StoreError):
     """Another process holds the store's writer lock."""
+
+
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parser error on one line: where it is (line and column) and what is wrong."""
+    where = getattr(exc, "problem_mark", None)
+    at = f"at line {where.line + 1}, column {where.column + 1}: " if where else ""
+    return at + (getattr(exc, "problem", None) or str(exc).strip().splitlines()[0])

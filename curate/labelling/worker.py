@@ -2,8 +2,8 @@
 
 Energy, forces and stress come from the calculator when it implements them; ``band_gap``, ``vbm``
 and ``cbm`` from ASE's band-gap utility whenever the calculator exposes eigenvalues. A property
-the calculator cannot give is left out. An exception while labelling a frame is that frame's
-physics failure, recorded with its message; the other frames go on.
+the calculator cannot give is left out. An exception while labelling a frame, or a value that is
+not finite, is that frame's physics failure, recorded with its message; the other frames go on.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def compute_labels(
     calc: Calculator, atoms: Atoms, skip: frozenset[str] = frozenset()
 ) -> dict[str, np.ndarray | float]:
     """Every property ``calc`` gives for ``atoms`` (but those in ``skip``); raises whatever the
-    calculator raises."""
+    calculator raises, and ValueError naming any property that is NaN or infinite."""
     atoms = atoms.copy()
     atoms.calc = calc
     values: dict[str, np.ndarray | float] = {"energy": float(atoms.get_potential_energy())}
@@ -46,6 +46,9 @@ def compute_labels(
         with contextlib.suppress(PropertyNotImplementedError, NotImplementedError):
             values["stress"] = np.array(atoms.get_stress(voigt=True), dtype=float)
     values.update(band_edges(calc))
+    bad = [name for name, value in values.items() if not np.isfinite(value).all()]
+    if bad:
+        raise ValueError(f"the calculator returned non-finite {', '.join(bad)}")
     return values
 
 
