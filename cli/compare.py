@@ -41,6 +41,7 @@ def command(
     max_epochs: Annotated[int | None, typer.Option(help=describe("max_epochs"))] = None,
     patience: Annotated[int | None, typer.Option(help=describe("patience"))] = None,
     cutoff: Annotated[float | None, typer.Option(help=describe("cutoff"))] = None,
+    min_band_gap: Annotated[float | None, typer.Option(help=describe("min_band_gap"))] = None,
     diversity: Annotated[
         bool, typer.Option(help="Compute each scheme's diversity metrics beside its errors.")
     ] = True,
@@ -72,6 +73,7 @@ def command(
         max_epochs=max_epochs,
         patience=patience,
         cutoff=cutoff,
+        min_band_gap=min_band_gap,
     )
     check_inputs(store, settings, reference)
     columns = (TextColumn("models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

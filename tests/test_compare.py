@@ -296,3 +296,33 @@ def test_mace_cells_score_energy_forces_and_stress_of_their_own_model(
             assert row["mae_mean"] == pytest.approx(np.abs(err).mean(), rel=1e-6)
     forces = next(c for c in curves if c["target"] == "forces" and c["test_set"] == REFERENCE)
     assert forces["n_test"] == 10 * 4 * 3  # every force component of the reference
+
+
+def test_frames_with_a_closed_gap_are_left_out_and_counted(tmp_path):
+    """min_band_gap: the paper kept gaps above 0.1 eV; frames at or below it (or without a gap)
+    leave every split, and each scheme says how many went."""
+    from ase.calculators.emt import EMT
+
+    from curate.core.labels import LabelResult, Status
+
+    frames = strained_frames("Cu", 24, seed=4)
+    provenance = [
+        Provenance("random" if i < 12 else "phonon", "test", {}, seed=1) for i in range(24)
+    ]
+    gaps = np.where(np.isin(np.arange(24), [0, 1, 2, 12]), 0.05, 0.4)
+    results = []
+    for i, atoms in enumerate(frames):
+        atoms = atoms.copy()
+        atoms.calc = EMT()
+        values = {"energy": atoms.get_potential_energy(), "band_gap": float(gaps[i])}
+        results.append(LabelResult(i, Status.OK, values))
+    with Store.create(tmp_path / "g.zarr") as store:
+        store.append(frames, provenance)
+        store.create_label_set("dft", "emt", ["energy", "band_gap"])
+        store.write_labels("dft", results)
+        kept = plan(store, CompareSettings(sizes=(3,), targets=("band_gap",), min_band_gap=0.1))
+        every = plan(store, CompareSettings(sizes=(3,), targets=("band_gap",)))
+    assert kept.closed == {"random": 3, "phonon": 1} and every.closed == {"random": 0, "phonon": 0}
+    for scheme, n in (("random", 9), ("phonon", 11)):
+        frames_kept = np.concatenate([kept.tests[scheme], kept.pools[scheme]])
+        assert len(frames_kept) == n and (gaps[frames_kept] > 0.1).all()

@@ -51,6 +51,7 @@ class Plan:
     tests: dict[str, np.ndarray]  # scheme → held-out frames
     pools: dict[str, np.ndarray]  # scheme → frames training subsets come from
     dropped: dict[str, int]  # scheme → frames without every target
+    closed: dict[str, int]  # scheme → frames left out for a gap at most settings.min_band_gap
     family: ModelFamily  # what trains the cells and reads their predictions
 
     @property
@@ -92,17 +93,30 @@ def load_targets(
     return values, usable
 
 
+def closed_gaps(store: Store, label_set: str, settings: CompareSettings) -> np.ndarray:
+    """Frames whose band gap is at most ``settings.min_band_gap`` (or unknown, when a minimum
+    is asked for); none without one."""
+    if settings.min_band_gap is None:
+        return np.zeros(store.n_frames, dtype=bool)
+    labels = store.labels(label_set)
+    if "band_gap" not in labels.values:
+        raise InputError(f"min_band_gap needs band gaps; label set '{label_set}' has none")
+    return ~(labels.values["band_gap"] > settings.min_band_gap)
+
+
 def plan(store: Store, settings: CompareSettings) -> Plan:
     """Label set, targets and each scheme's test split and pool; a smallest size some pool
     cannot give is refused with one line."""
     label_set = pick_label_set(store, settings.label_set)
     values, usable = load_targets(store, grid_targets(settings), label_set, settings.family)
+    closed = closed_gaps(store, label_set, settings) & usable
     schemes = store.categorical("scheme")
-    tests, pools, dropped = {}, {}, {}
+    tests, pools, dropped, n_closed = {}, {}, {}, {}
     for k, scheme in enumerate(sorted(set(schemes.tolist()))):
         members = np.flatnonzero(schemes == scheme)
-        frames = members[usable[members]]
-        dropped[scheme] = len(members) - len(frames)
+        frames = members[usable[members] & ~closed[members]]
+        n_closed[scheme] = int(closed[members].sum())
+        dropped[scheme] = len(members) - len(frames) - n_closed[scheme]
         if not len(frames):
             continue
         order = np.random.default_rng([settings.split_seed, k]).permutation(frames)
@@ -119,7 +133,7 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
             f"training size {min(settings.sizes)} is larger than the frames left for training "
             f"after the test split ({have}); lower --sizes or label more frames"
         )
-    return Plan(label_set, values, tests, pools, dropped, settings.family)
+    return Plan(label_set, values, tests, pools, dropped, n_closed, settings.family)
 
 
 def cell_key(
@@ -152,13 +166,14 @@ class Reference:
 
 def load_reference(path: Path, settings: CompareSettings, label_set: str) -> Reference:
     """Targets and the family's inputs of the reference store, from the label set named like
-    the compared store's when it has one."""
+    the compared store's when it has one (frames with a closed gap left out like the store's)."""
     family = settings.family
     with Store.open(path) as store:
         name = pick_label_set(store, None, prefer=label_set)
-        values = {}
+        values, kept = {}, ~closed_gaps(store, name, settings)
         for target in settings.targets:
             v, ok = load_targets(store, (target,), name, family)
+            ok &= kept
             values[target] = np.where(
                 ok.reshape(-1, *[1] * (v[target].ndim - 1)), v[target], np.nan
             )

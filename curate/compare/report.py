@@ -252,6 +252,7 @@ def write_html(report: dict[str, Any], out: Path, units: dict[str, str]) -> Path
             c["per_frame"]["cpu_s"],
             c["failed_labels"],
             report["schemes"][scheme]["dropped"],
+            report["schemes"][scheme]["closed_gap"],
             ", ".join(f"{k} {v['calls']:g}" for k, v in c["components"].items()) or "labels only",
         ]
         for scheme, c in report["costs"].items()
@@ -268,6 +269,7 @@ def write_html(report: dict[str, Any], out: Path, units: dict[str, str]) -> Path
                 "CPU s/frame",
                 "failed labels",
                 "frames without targets",
+                "closed gap (left out)",
                 "components",
             ],
             ledger,

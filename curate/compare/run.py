@@ -99,6 +99,7 @@ def compare(
                 "n_test": len(grid.tests[s]),
                 "n_pool": len(grid.pools[s]),
                 "dropped": grid.dropped[s],
+                "closed_gap": grid.closed[s],
                 "diversity": groups.get(s),
             }
             for s in grid.schemes
