@@ -40,8 +40,17 @@ app = typer.Typer(
 )
 
 
+def os_error_line(exc: OSError) -> str:
+    """An operating-system error (no space, no permission, no such folder) as one line: what
+    the system said, and the path."""
+    reason = exc.strerror or str(exc).strip().splitlines()[0] or type(exc).__name__
+    where = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{reason}: {' -> '.join(where)}" if where else reason
+
+
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Report a CurateError as ``curate: error: ...`` and exit 2, without a traceback."""
+    """Report a CurateError, or an OSError the user's file system raised, as
+    ``curate: error: ...`` and exit 2, without a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,6 +58,9 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except CurateError as exc:
             print(f"curate: error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            print(f"curate: error: {os_error_line(exc)}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper

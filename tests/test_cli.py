@@ -225,6 +225,30 @@ BAD_INPUTS = {
         ],
         "not an empty folder",
     ),
+    "sample into a path that cannot exist": (
+        lambda p: ["sample", "--system", "Ag3SBr", "-n", "2", "--out", "/proc/curate/S.zarr"],
+        "/proc/curate",
+    ),
+    "export to a path that cannot exist": (
+        lambda p: ["export", p / "S.zarr", "--out", "/proc/curate/o.xyz"],
+        "/proc/curate",
+    ),
+    "zip to a path that cannot exist": (
+        lambda p: ["export", p / "S.zarr", "--format", "zip", "--out", "/proc/curate/o.zip"],
+        "/proc/curate",
+    ),
+    "campaign into a path that cannot exist": (
+        lambda p: ["run", "quickstart", "--out", "/proc/curate"],
+        "/proc/curate",
+    ),
+    "figures into a path that cannot exist": (
+        lambda p: ["diversity", p / "S.zarr", "--plot", "/proc/curate"],
+        "/proc/curate",
+    ),
+    "malformed calculator arguments": (
+        lambda p: ["label", p / "S.zarr", "--calculator", "emt", "--kwargs", "{bad json"],
+        "at line 1, column 10",
+    ),
 }
 
 POSCAR_XX = """Xx
