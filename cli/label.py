@@ -94,10 +94,10 @@ def command(
     }
 
     def render(console):
+        reused = f", {summary.reused} taken from --reuse" if summary.reused else ""
         console.print(
             f"{summary.label_set}: labelled {summary.submitted} frames "
-            f"({summary.skipped} already done, {summary.reused} taken from --reuse) "
-            f"in {summary.wall_s:.1f} s, "
+            f"({summary.skipped} already done{reused}) in {summary.wall_s:.1f} s, "
             f"{summary.frames_per_s:.2f} frames/s; store now ok {counts['ok']}, "
             f"failed {summary.n_failed}, pending {counts['pending']}"
         )
