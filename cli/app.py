@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from curate.cli import (
     active,
+    check,
     compare,
     diversity,
     evaluate,
@@ -98,6 +99,7 @@ for name, module in (
     ("sample", sample),
     ("label", label),
     ("info", info),
+    ("check", check),
     ("inspect", inspect),
     ("export", export),
     ("import", importer),

@@ -37,7 +37,8 @@ from curate.core.provenance import Provenance
 from curate.store.lock import WriterLock
 
 FORMAT = "curate-atoms"
-VERSION = "1.0"
+VERSION = "1.1"
+"""1.1: every chunk carries a CRC32C checksum. 1.0 stores (without) read and grow the same."""
 FRAME_CHUNK = 16384
 ATOM_CHUNK = 65536
 LABEL_SET_KEY = "curate_label_set"
@@ -103,6 +104,31 @@ class AppendResult:
     n_duplicates: int
 
 
+CHUNK_CODECS = (zarr.codecs.ZstdCodec(), zarr.codecs.Crc32cCodec())
+"""Zarr's default compression, then a CRC32C checksum that every read of the chunk verifies."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type when it has none)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def missing_parts(root: zarr.Group) -> list[str]:
+    """Groups, arrays and commit attributes a store must have that ``root`` lacks."""
+    missing = [k for k in ("n_frames", "n_atoms_total", "commit") if k not in root.attrs]
+    for group, names in (
+        ("frames", ["atom_ptr", *FRAME_COLUMNS]),
+        ("atoms", list(ATOM_COLUMNS)),
+        ("labels", []),
+    ):
+        if group not in root:
+            missing.append(f"{group}/")
+            continue
+        missing += [f"{group}/{name}" for name in names if name not in root[group]]
+    return missing
+
+
 def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str) -> zarr.Array:
     """A fresh array along ``dim``; it reads as its fill value until written."""
     dtype, trailing, fill = spec
@@ -113,6 +139,7 @@ def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str)
         dtype=dtype,
         chunks=(chunk, *trailing),
         fill_value=fill,
+        compressors=CHUNK_CODECS,
         dimension_names=[dim, *(f"{name}_{i}" for i in range(len(trailing)))],
     )
 
@@ -166,6 +193,8 @@ class Store:
             raise StoreError(
                 f"{path} has schema version {version}; this curate reads version {VERSION}"
             )
+        if missing := missing_parts(group):
+            raise StoreError(f"{path} is damaged: it has no {', '.join(missing)}")
         if mode == "r":
             return cls(path, group, None)
         lock = WriterLock(path)
@@ -212,6 +241,7 @@ class Store:
                 chunks=(FRAME_CHUNK,),
                 fill_value=0,
                 dimension_names=["frame_ptr"],
+                compressors=CHUNK_CODECS,
             )[:] = 0
             for name, spec in FRAME_COLUMNS.items():
                 array = _new_array(frames, name, spec, 0, "frame")
@@ -286,6 +316,20 @@ class Store:
         for name in self.label_sets():
             group = self._root["labels"][name]
             yield from (group[key] for key in group.array_keys() if key in PER_ATOM)
+
+    def chunked_arrays(self) -> Iterator[tuple[str, zarr.Array, str]]:
+        """Every array with its path in the store and the dimension its rows run along
+        (``frame``, ``atom``, or ``offsets`` for ``frames/atom_ptr``)."""
+        frames, atoms = self._root["frames"], self._root["atoms"]
+        yield "frames/atom_ptr", frames["atom_ptr"], "offsets"
+        for name in FRAME_COLUMNS:
+            yield f"frames/{name}", frames[name], "frame"
+        for name in ATOM_COLUMNS:
+            yield f"atoms/{name}", atoms[name], "atom"
+        for label_set in self.label_sets():
+            for name, array in self._root["labels"][label_set].arrays():
+                dim = (array.metadata.dimension_names or ("frame",))[0]
+                yield f"labels/{label_set}/{name}", array, dim
 
     def _discard_uncommitted(self) -> None:
         """Cut every array back to the committed counts and drop half-created label sets."""
@@ -397,8 +441,19 @@ class Store:
             raise InputError(f"frame index out of range for {self.n_frames} frames")
         return idx
 
+    def _read(self, array: zarr.Array, selection: slice) -> np.ndarray:
+        """``array[selection]``; a damaged chunk (checksum, codec or file error) is one
+        StoreError naming the array."""
+        try:
+            return array[selection]
+        except Exception as exc:  # zarr and its codecs raise many types for a broken chunk
+            raise StoreError(
+                f"{self.path}: {array.path} cannot be read ({one_line(exc)}); "
+                f"`curate check {self.path}` names the damaged frames"
+            ) from None
+
     def _column(self, group: str, name: str, n: int | None = None) -> np.ndarray:
-        return self._root[group][name][: self.n_frames if n is None else n]
+        return self._read(self._root[group][name], slice(0, self.n_frames if n is None else n))
 
     def uids(self) -> np.ndarray:
         """Content uids of all committed frames."""
@@ -412,7 +467,7 @@ class Store:
         """Per-frame names of a categorical provenance column."""
         array = self._root["frames"][column]
         names = np.array([*array.attrs["categories"], ""], dtype=object)
-        return names[array[: self.n_frames]]
+        return names[self._read(array, slice(0, self.n_frames))]
 
     def scheme_counts(self) -> dict[str, int]:
         """Number of frames of each sampling scheme."""
@@ -435,7 +490,7 @@ class Store:
     def _read_atoms(self, array: zarr.Array, idx: np.ndarray, ptr: np.ndarray) -> np.ndarray:
         lo, rows, _ = self._atom_rows(idx, ptr)
         hi = int(ptr[idx.max() + 1]) if len(idx) else 0
-        return array[lo:hi][rows]
+        return self._read(array, slice(lo, hi))[rows]
 
     def arrays(self, indices: Sequence[int] | np.ndarray | None = None) -> FrameArrays:
         """Selected frames (all by default) as flat arrays, without building ``Atoms``."""
@@ -570,7 +625,7 @@ class Store:
         for prop in info["properties"]:
             per_atom = prop in PER_ATOM
             array = group[prop]
-            block = array[lo_a:hi_a] if per_atom else array[lo_f:hi_f]
+            block = self._read(array, slice(lo_a, hi_a) if per_atom else slice(lo_f, hi_f))
             for i, result in zip(idx, results, strict=True):
                 value = result.values.get(prop)
                 fill = np.nan if value is None else value
@@ -590,7 +645,7 @@ class Store:
             ("status", lambda r: int(r.status)),
         ):
             array = group[key]
-            block = array[lo_f:hi_f]
+            block = self._read(array, slice(lo_f, hi_f))
             block[idx - lo_f] = [getter(r) for r in results]
             array[lo_f:hi_f] = block
 
@@ -605,8 +660,10 @@ class Store:
             if prop in PER_ATOM:
                 values[prop] = self._read_atoms(array, idx, ptr)
             else:
-                values[prop] = array[: self.n_frames][idx]
-        books = {key: group[key][: self.n_frames][idx] for key in LABEL_BOOKKEEPING}
+                values[prop] = self._read(array, slice(0, self.n_frames))[idx]
+        books = {
+            key: self._read(group[key], slice(0, self.n_frames))[idx] for key in LABEL_BOOKKEEPING
+        }
         return LabelArrays(
             status=books["status"],
             error=books["error"],
@@ -645,7 +702,7 @@ class Store:
 
     def status_counts(self, name: str) -> dict[str, int]:
         """Frames of a label set in each status (pending, ok, failed-physics, failed-infra)."""
-        status = self._label_group(name)["status"][: self.n_frames]
+        status = self._read(self._label_group(name)["status"], slice(0, self.n_frames))
         counts = np.bincount(status.astype(np.int64), minlength=len(Status))
         return {s.text: int(counts[s]) for s in Status}
 
