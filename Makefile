@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 QUIET_PIP := { grep -v 'is ignored: it is neither a file nor a directory' || [ $$? -eq 1 ]; }
 DEMO := demo
 
-.PHONY: venv demo demo-mace test test-all cp2k lint bench docs clean
+.PHONY: venv demo demo-mace test test-all debian lint bench docs clean
 
 venv: $(STAMP)
 
@@ -34,15 +34,20 @@ demo-mace: demo
 		--sizes 20,40 --seeds 2 --workers 2 --out $(DEMO)/mace
 	@echo "report: $(DEMO)/mace/report.html"
 
-test: $(STAMP) cp2k
+test: $(STAMP) debian
 	$(BIN)/python -m pytest -q
 
-# CP2K from Debian (cp2k_shell, cp2k.psmp, cp2k-data's basis sets and pseudopotentials) where
-# root can install it; elsewhere the CP2K tests skip and say so.
-cp2k:
-	@command -v cp2k_shell >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cp2k >/dev/null; } } || \
-		echo "CP2K not installed (needs root and apt-get): the cp2k tests will skip"
+# Debian packages the tests drive where root can install them: CP2K (cp2k_shell, cp2k.psmp and
+# cp2k-data's basis sets and pseudopotentials) and a single-node SLURM (slurmctld, slurmd, munge).
+# Elsewhere the CP2K and SLURM tests skip and say why.
+DEBIAN_PACKAGES := cp2k slurmctld slurmd slurm-client munge
+debian:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+		echo "could not install $$missing: their tests will skip"; \
+	else echo "not root or no apt-get: $$missing not installed, their tests will skip"; fi
 
 # GPAW from PyPI compiles against Debian's libxc and OpenBLAS, with g++ as its C compiler.
 $(VENV)/.installed-dft: $(STAMP)
@@ -52,7 +57,7 @@ $(VENV)/.installed-dft: $(STAMP)
 	touch $@
 
 # Everything: the slow, DFT (GPAW) and GPU tests too; GPU tests skip without CUDA.
-test-all: $(VENV)/.installed-dft cp2k
+test-all: $(VENV)/.installed-dft debian
 	$(BIN)/python -m pytest -q -m ""
 
 lint: $(STAMP)

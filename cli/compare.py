@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 from curate.cli.hpo import parse_list
-from curate.cli.options import Json, Scheduler, StorePath, Workers
+from curate.cli.options import (
+    Cluster,
+    ClusterCores,
+    ClusterMemory,
+    Json,
+    Queue,
+    Scheduler,
+    StorePath,
+    Walltime,
+    Workers,
+    cluster_options,
+)
 from curate.cli.output import emit, stderr
 from curate.cli.train import LabelSet
 
@@ -47,6 +58,11 @@ def command(
     ] = True,
     workers: Workers = None,
     scheduler: Scheduler = None,
+    cluster: Cluster = None,
+    cluster_cores: ClusterCores = None,
+    cluster_memory: ClusterMemory = None,
+    walltime: Walltime = None,
+    queue: Queue = None,
     json_: Json = False,
 ) -> None:
     """Train a model on nested subsets of each scheme's frames (several seeds), test it on every
@@ -75,6 +91,7 @@ def command(
         cutoff=cutoff,
         min_band_gap=min_band_gap,
     )
+    options = cluster_options(workers, locals())
     check_inputs(store, settings, reference)
     columns = (TextColumn("models"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr) as bar:
@@ -85,7 +102,7 @@ def command(
             out,
             reference=reference,
             with_diversity=diversity,
-            client_options={"workers": workers, "scheduler": scheduler},
+            client_options=options,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
 

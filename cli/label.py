@@ -30,6 +30,7 @@ def command(
     cluster_cores: Annotated[int | None, setting(LabelSettings, "cluster_cores")] = None,
     cluster_memory: Annotated[str | None, setting(LabelSettings, "cluster_memory")] = None,
     walltime: Annotated[str | None, setting(LabelSettings, "walltime")] = None,
+    queue: Annotated[str | None, setting(LabelSettings, "queue")] = None,
     retry_failed: Annotated[
         bool, typer.Option(help="Also retry frames whose calculation failed before.")
     ] = False,
@@ -57,13 +58,18 @@ def command(
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr, transient=False) as bar:
-        task = bar.add_task("label", total=None, status="starting workers")
+    bar = Progress(*columns, console=stderr, transient=False)
+    tasks = []
 
-        def progress(done, total, summary):
-            status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
-            bar.update(task, completed=done, total=total, status=status)
+    def progress(done, total, summary):
+        # The bar appears once the workers are up, so an error before that stays one line.
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task("label", total=total, status=""))
+        status = f"ok {summary.counts.get('ok', 0)}  failed {summary.n_failed}"
+        bar.update(tasks[0], completed=done, total=total, status=status)
 
+    try:
         summary = label_store(
             store,
             spec,
@@ -74,7 +80,9 @@ def command(
             progress=progress,
             reuse_from=settings.reuse or (),
         )
-        bar.update(task, status="done")
+    finally:
+        if tasks:
+            bar.stop()
     counts = summary.counts
     payload = {
         "store": str(store),

@@ -35,3 +35,25 @@ def setting(model: type, name: str, *flags: str) -> Any:
 def given(model: type, values: dict[str, Any]) -> dict[str, Any]:
     """The command's option values (its ``locals()``) that are fields of ``model``."""
     return {name: value for name, value in values.items() if name in model.model_fields}
+
+
+def _cluster_option(name: str) -> Any:
+    from curate.labelling.settings import ClusterSettings
+
+    return setting(ClusterSettings, name)
+
+
+Cluster = Annotated[str | None, _cluster_option("cluster")]
+ClusterCores = Annotated[int | None, _cluster_option("cluster_cores")]
+ClusterMemory = Annotated[str | None, _cluster_option("cluster_memory")]
+Walltime = Annotated[str | None, _cluster_option("walltime")]
+Queue = Annotated[str | None, _cluster_option("queue")]
+
+
+def cluster_options(workers: int | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Options of :func:`curate.core.cluster.dask_client` from a command's cluster options (its
+    ``locals()``), checked by :class:`~curate.labelling.settings.ClusterSettings`."""
+    from curate.labelling.settings import ClusterSettings
+
+    settings = ClusterSettings.build("curate", **given(ClusterSettings, values))
+    return settings.client_options(workers)

@@ -8,7 +8,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from curate.cli.options import Json, Scheduler, StorePath, given, setting
+from curate.cli.options import (
+    Cluster,
+    ClusterCores,
+    ClusterMemory,
+    Json,
+    Queue,
+    Scheduler,
+    StorePath,
+    Walltime,
+    cluster_options,
+    given,
+    setting,
+)
 from curate.cli.output import emit, stderr
 from curate.cli.train import LabelSet
 
@@ -64,6 +76,11 @@ def command(
         typer.Option(help="Members trained at once on Dask (default: one per core on CPU)."),
     ] = None,
     scheduler: Scheduler = None,
+    cluster: Cluster = None,
+    cluster_cores: ClusterCores = None,
+    cluster_memory: ClusterMemory = None,
+    walltime: Walltime = None,
+    queue: Queue = None,
     json_: Json = False,
 ) -> None:
     """Train a committee of MACE models on the ok frames of STORE with mace_run_train; write
@@ -76,6 +93,7 @@ def command(
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     settings = MACESettings.build("curate train-mlip", **given(MACESettings, locals()))
+    options = cluster_options(workers, locals())
     with member_progress() as progress:
         result = train_committee(
             store,
@@ -85,7 +103,7 @@ def command(
             label_set,
             seed,
             workers,
-            {"scheduler": scheduler} if scheduler else None,
+            options,
             progress,
         )
     record = result.record

@@ -242,7 +242,7 @@ def test_a_label_set_keeps_its_calculator(cli, copper_store):
 def test_jobqueue_workers_drain_before_the_walltime(kind, cpu_line):
     from curate.core.cluster import jobqueue_cluster
 
-    cluster = jobqueue_cluster(kind, workers=4, cores=8, memory="16GB", walltime="02:00:00")
+    cluster = jobqueue_cluster(kind, cores=8, memory="16GB", walltime="02:00:00")
     try:
         script = cluster.job_script()
     finally:

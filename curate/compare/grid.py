@@ -281,6 +281,7 @@ def _train_fits(
     from curate.core.cluster import dask_client
 
     with dask_client(**(client_options or {})) as client:
+        client.wait_for_workers(1)  # a jobqueue cluster's first job may still be queued
         names = list(inputs)
         scattered = client.scatter([inputs[name] for name in names], broadcast=True)
         shared = dict(zip(names, scattered, strict=True))

@@ -19,6 +19,8 @@ WORKER_CONFIG = {
 """Dask settings for labelling workers: see :func:`thread_env`."""
 DRAIN_MARGIN_S = 300
 """Jobqueue workers retire this long before their walltime ends, handing their tasks back."""
+STAGGER_S = 60
+"""Jobqueue workers' lifetimes are spread by up to this much, so they do not all leave at once."""
 
 
 def local_cores() -> int:
@@ -68,12 +70,17 @@ def walltime_seconds(walltime: str) -> int:
 
 
 def jobqueue_cluster(
-    kind: Literal["slurm", "pbs"], workers: int, cores: int, memory: str, walltime: str
+    kind: Literal["slurm", "pbs"],
+    cores: int,
+    memory: str,
+    walltime: str,
+    queue: str | None = None,
 ):
-    """A dask-jobqueue cluster whose workers leave gracefully before the walltime, scaled
-    adaptively up to ``workers`` jobs. Queue, account and the rest come from dask's jobqueue
-    config (``~/.config/dask/jobqueue.yaml``). The scheduler must be reachable from the compute
-    nodes; its dashboard listens on 127.0.0.1 only."""
+    """A dask-jobqueue cluster (no job submitted yet: :func:`start_jobs`) whose workers leave
+    gracefully before the walltime, in ``queue`` (a SLURM partition or PBS queue) if given.
+    Account, interface and the rest come from dask's jobqueue config
+    (``~/.config/dask/jobqueue.yaml``). The scheduler must be reachable from the compute nodes;
+    its dashboard listens on 127.0.0.1 only."""
     try:
         import dask_jobqueue
     except ImportError:
@@ -81,7 +88,7 @@ def jobqueue_cluster(
             f"--cluster {kind} needs dask-jobqueue: pip install 'curate[cluster]'"
         ) from None
     lifetime = walltime_seconds(walltime) - DRAIN_MARGIN_S
-    if lifetime <= 60:
+    if lifetime <= STAGGER_S:
         raise InputError(f"walltime {walltime} leaves no time to work after the drain margin")
     # One task at a time per job, with every core of the job for the calculator.
     common = {
@@ -92,17 +99,40 @@ def jobqueue_cluster(
         "job_script_prologue": [
             f'export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{thread_env(cores)}"'
         ],
-        "worker_extra_args": ["--lifetime", f"{lifetime}s", "--lifetime-stagger", "60s"],
+        "worker_extra_args": ["--lifetime", f"{lifetime}s", "--lifetime-stagger", f"{STAGGER_S}s"],
         "scheduler_options": {"dashboard_address": "127.0.0.1:0"},
     }
+    if queue is not None:
+        common["queue"] = queue
     if kind == "slurm":
-        cluster = dask_jobqueue.SLURMCluster(job_cpu=cores, **common)
-    else:
-        cluster = dask_jobqueue.PBSCluster(
-            resource_spec=f"select=1:ncpus={cores}:mem={memory}", **common
+        return dask_jobqueue.SLURMCluster(job_cpu=cores, **common)
+    return dask_jobqueue.PBSCluster(resource_spec=f"select=1:ncpus={cores}:mem={memory}", **common)
+
+
+def start_jobs(cluster, kind: Literal["slurm", "pbs"], workers: int) -> None:
+    """Scale a jobqueue cluster adaptively between one job and ``workers``. A SLURM job the
+    scheduler would refuse (an unknown partition, a walltime over its limit) is one InputError
+    with SLURM's reason, before any job is submitted."""
+    if kind == "slurm" and (refused := slurm_refusal(cluster.job_script())):
+        raise InputError(f"SLURM refuses the worker job: {refused}")
+    cluster.adapt(minimum=1, maximum=workers)
+
+
+def slurm_refusal(script: str) -> str | None:
+    """What ``sbatch --test-only`` says is wrong with a job script (None when SLURM would take
+    it); InputError when there is no sbatch to ask."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["sbatch", "--test-only"], input=script, capture_output=True, text=True, timeout=30
         )
-    cluster.adapt(minimum=0, maximum=workers)
-    return cluster
+    except FileNotFoundError:
+        raise InputError("--cluster slurm needs SLURM's sbatch on PATH") from None
+    if done.returncode == 0:
+        return None
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    return lines[-1].removeprefix("sbatch: error: ") if lines else f"exit {done.returncode}"
 
 
 @contextlib.contextmanager
@@ -113,6 +143,7 @@ def dask_client(
     cluster_cores: int = 1,
     cluster_memory: str = "4GB",
     walltime: str = "01:00:00",
+    queue: str | None = None,
 ) -> Iterator:
     """A connected ``distributed.Client``; clusters it started are closed on exit."""
     import dask
@@ -142,6 +173,11 @@ def dask_client(
                 env=thread_env(local_cores() // n),
             )
     else:
-        made = jobqueue_cluster(cluster, workers or 1, cluster_cores, cluster_memory, walltime)
+        made = jobqueue_cluster(cluster, cluster_cores, cluster_memory, walltime, queue)
+        try:
+            start_jobs(made, cluster, workers or 1)
+        except BaseException:
+            made.close()
+            raise
     with made, Client(made) as client:
         yield client

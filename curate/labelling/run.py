@@ -145,6 +145,8 @@ def label_store(
                         label_frames, spec, batch, pure=False, retries=TASK_RETRIES
                     )
                     futures[future] = indices
+                if progress:
+                    progress(0, summary.submitted, summary)
                 stream_results(store, name, futures, as_completed(futures), summary, progress)
         elif not exists:
             create_label_set(store, spec, name)

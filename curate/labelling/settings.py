@@ -24,6 +24,9 @@ class ClusterSettings(Settings):
     walltime: str = Field(
         "01:00:00", description="slurm/pbs: job walltime; workers drain 5 min before it."
     )
+    queue: str | None = Field(
+        None, description="slurm/pbs: partition or queue (default: dask's jobqueue config)."
+    )
 
     def client_options(self, workers: int | None) -> dict[str, Any]:
         """Keyword arguments of :func:`curate.core.cluster.dask_client`."""

@@ -302,7 +302,11 @@ def train_committee(
     outcomes: dict[int, dict[str, Any]] = {}
     if progress is not None:
         progress(0, n_members)
-    if parallel <= 1 and not options.get("scheduler"):
+    if (
+        parallel <= 1
+        and not options.get("scheduler")
+        and options.get("cluster", "local") == "local"
+    ):
         for k, (args, folder) in enumerate(jobs):
             outcomes[k] = train_member(args, folder, local_cores())
             if progress is not None:
@@ -312,7 +316,8 @@ def train_committee(
 
         from curate.core.cluster import dask_client
 
-        options.setdefault("workers", parallel)
+        if options.get("workers") is None:
+            options["workers"] = parallel
         with dask_client(**options) as client:
             futures = {
                 client.submit(train_member, args, folder, pure=False): k
