@@ -1,4 +1,4 @@
-"""A panel of crystals a user might bring, through every sampler (slow: about 10 minutes each).
+"""A panel of crystals a user might bring, through every sampler (slow: 10–40 minutes each).
 
 Per crystal: the relaxation keeps the space group; the harmonic force constants take as many
 displaced calculations as phonopy's own symmetry-reduced set; harmonic phonon frames give
@@ -80,7 +80,7 @@ PANEL = [
     Crystal("MgO", bulk("MgO", "rocksalt", a=4.21, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
     Crystal("Cu", bulk("Cu", "fcc", a=3.61, cubic=True), 3, "emt", "Fm-3m (225)", True),
     Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False),
-    Crystal("LiNbO3", lithium_niobate(), 2, "chgnet", "R3c (161)", True),
+    Crystal("LiNbO3", lithium_niobate(), 1, "chgnet", "R3c (161)", True),
 ]
 
 
