@@ -36,7 +36,9 @@ def slurm(tmp_path_factory):
     with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
         os.environ["SLURM_CONF"] = env["SLURM_CONF"]
         os.environ["PYTHONPATH"] = str(TESTS)  # sbatch passes it on: workers import test modules
-        with dask.config.set({"jobqueue.slurm.interface": "lo"}):
+        logs = tmp_path_factory.mktemp("slurm-logs")  # job output files, out of the checkout
+        settings = {"jobqueue.slurm.interface": "lo", "jobqueue.slurm.log-directory": str(logs)}
+        with dask.config.set(settings):
             yield env
     for key, value in saved.items():
         if value is None:
