@@ -41,5 +41,11 @@ def command(
                     str(counts["pending"]),
                 )
             console.print(labels)
+        for entry in payload["history"]:
+            console.print(
+                f"made by curate {entry['step']} ({entry.get('summary', '')}) from "
+                f"{entry['source']} ({entry['source_frames']} frames)",
+                soft_wrap=True,
+            )
 
     emit(payload, json_, render)

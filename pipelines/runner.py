@@ -445,7 +445,7 @@ def _active_action(recipe: Recipe, out: Path, oracle, options: dict[str, Any], r
             return replace(p, scheme=SCHEME, params={**p.params, "role": role})
 
         with Store.open(store) as source, Store.open_or_create(out / SETS) as dest:
-            copied = copy_frames(source, dest, oracle.default_label_set, retag)
+            copied = copy_frames(source, dest, [oracle.default_label_set], retag)
         return {
             "seed_frames": seeded["added"],
             "seed_labels_ok": labelled["ok"],

@@ -26,8 +26,8 @@ def test_copied_frames_keep_their_labels_and_are_not_relabelled(tmp_path):
         return replace(p, scheme="active", params={**p.params, "role": "seed"})
 
     with Store.open(source) as a, Store.open(dest, "a") as b:
-        assert copy_frames(a, b, "emt", retag) == {"added": 6, "labels": 6}
-        assert copy_frames(a, b, "emt", retag) == {"added": 0, "labels": 0}  # a re-run
+        assert copy_frames(a, b, ["emt"], retag) == {"added": 6, "labels": 6}
+        assert copy_frames(a, b, ["emt"], retag) == {"added": 0, "labels": 0}  # a re-run
     with Store.open(source) as a, Store.open(dest) as b:
         assert b.n_frames == 8 and b.scheme_counts() == {"random": 2, "active": 6}
         assert b.provenance([2])[0].params["role"] == "seed"

@@ -58,6 +58,8 @@ FRAME_COLUMNS: dict[str, tuple[Any, tuple[int, ...], Any]] = {
     "round": ("i4", (), 0),
 }
 CATEGORICAL = ("scheme", "system")
+HISTORY_KEY = "curation_history"
+"""Root attribute: the records of the curation steps that made a store from others."""
 ATOM_COLUMNS: dict[str, tuple[Any, tuple[int, ...], Any]] = {
     "numbers": ("u1", (), 0),
     "positions": ("f8", (3,), np.nan),
@@ -469,6 +471,16 @@ class Store:
         names = np.array([*array.attrs["categories"], ""], dtype=object)
         return names[self._read(array, slice(0, self.n_frames))]
 
+    def provenance_column(
+        self, column: Literal["scheme", "system", "temperature", "seed", "round"]
+    ) -> np.ndarray:
+        """Per-frame values of one provenance column (NaN temperature and seed −1: none)."""
+        if column in CATEGORICAL:
+            return self.categorical(column)
+        if column not in ("temperature", "seed", "round"):
+            raise InputError(f"no provenance column '{column}'")
+        return self._column("frames", column)
+
     def scheme_counts(self) -> dict[str, int]:
         """Number of frames of each sampling scheme."""
         return dict(Counter(self.categorical("scheme").tolist()))
@@ -563,6 +575,17 @@ class Store:
                 labels.attach(atoms, i, as_calculator)
             out.append(atoms)
         return out
+
+    # ------------------------------------------------------------------ history
+    def history(self) -> list[dict[str, Any]]:
+        """What made this store from others (``curate select``, ``filter``, ``dedupe``), oldest
+        first."""
+        return list(self._root.attrs.get(HISTORY_KEY, []))
+
+    def add_history(self, entry: dict[str, Any]) -> None:
+        """Append one record to the store's curation history."""
+        self._require_writable()
+        self._root.attrs[HISTORY_KEY] = [*self.history(), entry]
 
     # ------------------------------------------------------------------ labels
     def label_sets(self) -> list[str]:
@@ -698,6 +721,9 @@ class Store:
             "schemes": self.scheme_counts(),
             "systems": dict(Counter(self.categorical("system").tolist())),
             "label_sets": label_sets,
+            "history": [
+                {k: v for k, v in entry.items() if k != "indices"} for entry in self.history()
+            ],
         }
 
     def status_counts(self, name: str) -> dict[str, int]:

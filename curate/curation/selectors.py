@@ -1,0 +1,197 @@
+"""Choose N frames of a pool, each way the field does, so that every choice can be scored by the
+learning curves of ``curate compare``.
+
+* ``random``: uniformly, without replacement;
+* ``fps``: farthest-point sampling on per-frame descriptors (skmatter), from a seeded first frame;
+* ``cur``: CUR decomposition of the per-frame descriptor matrix (skmatter): the frames that carry
+  the most of its leading singular directions;
+* ``kmeans``: k-means with N clusters of per-frame descriptors (scikit-learn), the member nearest
+  each centre;
+* ``msc``: QUESTS's minimum set cover on every atomic environment (its own implementation): the
+  frame whose environments are least covered by those chosen and richest in entropy, in turn;
+* ``energy-uniform``: energies per atom spread evenly between the pool's lowest and highest;
+* ``uncertainty``: the frames a committee disagrees on most (largest per-atom force deviation);
+* ``stratified``: the same share of every value of a provenance column, random within each.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from curate.core.errors import InputError
+from curate.store.label_sets import pick_label_set
+from curate.store.zarr_store import Store
+
+from .settings import SelectSettings
+from .vectors import frame_vectors
+
+
+@dataclass
+class Choice:
+    """The chosen frames (store indices, in the order chosen) and what decided them."""
+
+    indices: np.ndarray
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def select_frames(store: Store, settings: SelectSettings) -> Choice:
+    """Choose ``settings.n`` frames of ``store`` with ``settings.method``."""
+    if settings.n > store.n_frames:
+        raise InputError(
+            f"cannot choose {settings.n} frames from {store.path}: it holds {store.n_frames}"
+        )
+    choose = METHODS[settings.method]
+    choice = choose(store, settings)
+    choice.indices = np.asarray(choice.indices, dtype=np.int64)
+    return choice
+
+
+def _random(store: Store, settings: SelectSettings) -> Choice:
+    rng = np.random.default_rng(settings.seed)
+    return Choice(rng.choice(store.n_frames, settings.n, replace=False))
+
+
+def _vectors(store: Store, settings: SelectSettings) -> np.ndarray:
+    return frame_vectors(store.atoms(), settings.descriptor, settings.quests, settings.soap)
+
+
+def _fps(store: Store, settings: SelectSettings) -> Choice:
+    from skmatter.sample_selection import FPS
+
+    x = _vectors(store, settings)
+    start = int(np.random.default_rng(settings.seed).integers(store.n_frames))
+    selector = FPS(n_to_select=settings.n, initialize=start).fit(x)
+    return Choice(selector.selected_idx_, {"start": start, "dimension": x.shape[1]})
+
+
+def _cur(store: Store, settings: SelectSettings) -> Choice:
+    from skmatter.sample_selection import CUR
+
+    x = _vectors(store, settings)
+    rank = int(np.linalg.matrix_rank(x))
+    if settings.n > rank:
+        raise InputError(
+            f"cur can choose at most {rank} frames here (the rank of the {settings.descriptor} "
+            f"descriptor matrix); use fps or kmeans for more"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zero columns once a direction is used up
+        selector = CUR(n_to_select=settings.n).fit(x)
+    return Choice(selector.selected_idx_, {"rank": rank, "dimension": x.shape[1]})
+
+
+def _kmeans(store: Store, settings: SelectSettings) -> Choice:
+    from sklearn.cluster import KMeans
+
+    x = _vectors(store, settings)
+    distinct = len(np.unique(x, axis=0))
+    if settings.n > distinct:
+        raise InputError(f"kmeans cannot make {settings.n} clusters of {distinct} distinct frames")
+    model = KMeans(n_clusters=settings.n, random_state=settings.seed, n_init="auto").fit(x)
+    chosen = []
+    for k, centre in enumerate(model.cluster_centers_):
+        members = np.flatnonzero(model.labels_ == k)
+        nearest = members[np.argmin(np.linalg.norm(x[members] - centre, axis=1))]
+        chosen.append(int(nearest))
+    return Choice(np.array(chosen), {"inertia": float(model.inertia_)})
+
+
+def _msc(store: Store, settings: SelectSettings) -> Choice:
+    from quests.compression.fps import msc
+    from quests.entropy import entropy
+
+    from curate.metrics.descriptors import environments
+    from curate.metrics.information import BATCH
+
+    envs = environments(store.atoms(), settings.quests)
+    per_frame = [envs.x[envs.ptr[i] : envs.ptr[i + 1]] for i in range(len(envs))]
+    entropies = np.array([entropy(x, h=settings.bandwidth, batch_size=BATCH) for x in per_frame])
+    with np.errstate(divide="ignore"):  # −log of an underflowed kernel sum is +∞: fully new
+        chosen = msc(per_frame, entropies, settings.n, h=settings.bandwidth, batch_size=BATCH)
+    return Choice(np.array(chosen), {"bandwidth": settings.bandwidth})
+
+
+def _energies(store: Store, settings: SelectSettings) -> tuple[np.ndarray, str]:
+    """Energy per atom of every frame (NaN where not labelled ok) and the label set read."""
+    from curate.core.labels import Status
+
+    name = pick_label_set(store, settings.label_set)
+    labels = store.labels(name)
+    if "energy" not in labels.values:
+        raise InputError(f"label set '{name}' of {store.path} has no energies")
+    energy = np.where(labels.status == Status.OK, labels["energy"], np.nan)
+    return energy / np.diff(store.atom_ptr()), name
+
+
+def _energy_uniform(store: Store, settings: SelectSettings) -> Choice:
+    energy, name = _energies(store, settings)
+    labelled = np.flatnonzero(np.isfinite(energy))
+    if settings.n > len(labelled):
+        raise InputError(
+            f"energy-uniform needs {settings.n} frames with energies; label set '{name}' has "
+            f"{len(labelled)}"
+        )
+    targets = np.linspace(energy[labelled].min(), energy[labelled].max(), settings.n)
+    free = np.ones(len(labelled), bool)
+    chosen = []
+    for target in targets:
+        gap = np.where(free, np.abs(energy[labelled] - target), np.inf)
+        k = int(np.argmin(gap))
+        free[k] = False
+        chosen.append(int(labelled[k]))
+    return Choice(np.array(chosen), {"label_set": name})
+
+
+def _uncertainty(store: Store, settings: SelectSettings) -> Choice:
+    from pathlib import Path
+
+    from curate.calculators.committee import committee_disagreement
+    from curate.potentials.mace import committee_specs
+
+    models = list(settings.committee)
+    if len(models) == 1 and Path(models[0]).is_dir():
+        models = committee_specs(models[0])
+    disagreement = committee_disagreement(store.atoms(), models).max
+    order = np.argsort(-disagreement, kind="stable")[: settings.n]
+    return Choice(
+        order,
+        {"committee": models, "max_devi_f": disagreement[order].round(6).tolist()},
+    )
+
+
+def _stratified(store: Store, settings: SelectSettings) -> Choice:
+    values = store.provenance_column(settings.by)
+    keys = [str(v) for v in values]
+    strata = sorted(set(keys))
+    members = {s: np.flatnonzero(np.array(keys) == s) for s in strata}
+    share = equal_shares({s: len(m) for s, m in members.items()}, settings.n)
+    rng = np.random.default_rng(settings.seed)
+    chosen = [rng.choice(members[s], share[s], replace=False) for s in strata]
+    return Choice(np.concatenate(chosen), {"by": settings.by, "per_stratum": share})
+
+
+def equal_shares(sizes: dict[str, int], n: int) -> dict[str, int]:
+    """``n`` split as evenly as the strata's ``sizes`` allow: one at a time to the stratum with
+    the fewest so far that has frames left (ties to the first in order)."""
+    share = dict.fromkeys(sizes, 0)
+    for _ in range(n):
+        open_ = [s for s in sizes if share[s] < sizes[s]]
+        share[min(open_, key=lambda s: share[s])] += 1
+    return share
+
+
+METHODS: dict[str, Callable[[Store, SelectSettings], Choice]] = {
+    "random": _random,
+    "fps": _fps,
+    "cur": _cur,
+    "kmeans": _kmeans,
+    "msc": _msc,
+    "energy-uniform": _energy_uniform,
+    "uncertainty": _uncertainty,
+    "stratified": _stratified,
+}
