@@ -11,8 +11,6 @@ from curate.cli.output import emit
 
 from curate.core.errors import InputError
 
-FORMATS = ("extxyz", "zip")
-
 
 def command(
     store: StorePath,
@@ -20,8 +18,9 @@ def command(
     format: Annotated[
         str,
         typer.Option(
-            help="extxyz (frames and one label set), or zip (the whole store, readable "
-            "in place by every curate command)."
+            help="extxyz, ase-db (SQLite), deepmd (deepmd/npy systems, a folder) or h5md: "
+            "frames and one label set; zip: the whole store, readable in place by every "
+            "curate command."
         ),
     ] = "extxyz",
     label_set: Annotated[
@@ -35,9 +34,10 @@ def command(
     """Write a store's frames, with REF_energy/REF_forces/REF_stress labels, to a file."""
     from curate.store import Store
     from curate.store.extxyz import export_extxyz
+    from curate.store.formats import WRITE_FORMATS
 
-    if format not in FORMATS:
-        raise InputError(f"unknown format '{format}' (known: {', '.join(FORMATS)})")
+    if format not in WRITE_FORMATS:
+        raise InputError(f"unknown format '{format}' (known: {', '.join(WRITE_FORMATS)})")
     if format == "zip":
         from curate.store.archive import zip_store
 
@@ -54,7 +54,12 @@ def command(
                 f"{store} has several label sets ({', '.join(names)}): pick --label-set"
             )
         chosen = label_set if label_set is not None else (names[0] if names else None)
-        count = export_extxyz(opened, out, chosen, labelled_only=not all_frames)
+        if format == "extxyz":
+            count = export_extxyz(opened, out, chosen, labelled_only=not all_frames)
+        else:
+            from curate.store.formats import export_frames
+
+            count = export_frames(opened, out, format, chosen, labelled_only=not all_frames)
     payload = {
         "store": str(store),
         "out": str(out),

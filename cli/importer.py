@@ -11,7 +11,13 @@ from curate.cli.output import emit, log
 
 
 def command(
-    file: Annotated[Path, typer.Argument(help="Any ASE-readable file (extxyz, CIF, POSCAR, ...).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="extxyz or any ASE-readable file (CIF, POSCAR, ...), an ASE database (.db), "
+            "a DeePMD system folder, or H5MD (.h5)."
+        ),
+    ],
     out: OutStore,
     label_set: Annotated[
         str | None,
@@ -20,6 +26,9 @@ def command(
             "else 'imported')."
         ),
     ] = None,
+    format: Annotated[
+        str, typer.Option(help="auto (from the name or contents), extxyz, ase-db, deepmd, h5md.")
+    ] = "auto",
     min_distance: MinDistance = 0.5,
     allow_close: AllowClose = False,
     json_: Json = False,
@@ -27,7 +36,7 @@ def command(
     """Append every frame of FILE to the store OUT, keeping energies, forces and stresses."""
     from curate.store.extxyz import import_structures
 
-    result = import_structures(file, out, label_set, min_distance, allow_close)
+    result = import_structures(file, out, label_set, min_distance, allow_close, format)
     if result.n_close:
         log(f"warning: {result.n_close} frames have atoms closer than {min_distance} Å")
     payload = {

@@ -23,6 +23,7 @@ LAYERS = [
     "metrics",
     "models",
     "potentials",
+    "curation",
     "compare",
 ]
 

@@ -146,10 +146,27 @@ def _frame_provenance(atoms: Atoms, source: Path, index: int) -> Provenance:
         system=str(info.get("curate_system", "")),
         params=json.loads(params) if isinstance(params, str) else dict(params),
         seed=int(info["curate_seed"]) if "curate_seed" in info else None,
-        parent=int(info.get("curate_parent", 0)),
+        parent=int(str(info.get("curate_parent", 0)), 0),
         temperature=float(info["curate_temperature"]) if "curate_temperature" in info else None,
         round=int(info.get("curate_round", 0)),
     )
+
+
+def read_frames(path: Path, fmt: str = "auto") -> list[Atoms]:
+    """Every frame of ``path`` in format ``fmt`` (``auto``: from its name or contents)."""
+    from curate.store.formats import READ_FORMATS, READERS, detect
+
+    if fmt not in READ_FORMATS:
+        raise InputError(f"unknown format '{fmt}' (known: {', '.join(READ_FORMATS)})")
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    fmt = detect(path) if fmt == "auto" else fmt
+    if fmt == "extxyz":
+        return read_structures(path)
+    frames = READERS[fmt](path)
+    if not frames:
+        raise InputError(f"{path} holds no frames")
+    return frames
 
 
 @dataclass
@@ -170,12 +187,13 @@ def import_structures(
     label_set: str | None = None,
     min_distance: float = DEFAULT_MIN_DISTANCE,
     allow_close: bool = False,
+    fmt: str = "auto",
 ) -> ImportResult:
-    """Append every frame of an ASE-readable file to a store (created if missing), keeping any
-    labels it holds. All frames are read and checked (see :func:`check_frames`) before the store
-    is touched."""
+    """Append every frame of a file (any format of :mod:`curate.store.formats`, or anything ASE
+    reads) to a store (created if missing), keeping any labels it holds. All frames are read and
+    checked (see :func:`check_frames`) before the store is touched."""
     path = Path(path)
-    frames = read_structures(path)
+    frames = read_frames(path, fmt)
     n_close = check_frames(
         frames, min_distance=min_distance, allow_close=allow_close, label=str(path)
     )
