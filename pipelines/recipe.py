@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curate.compare.settings import CompareSettings
 from curate.core.errors import InputError, yaml_problem
 from curate.core.settings import Settings
+from curate.curation.settings import SelectSettings
 from curate.labelling.settings import ClusterSettings
 from curate.metrics.settings import DiversitySettings
 from curate.potentials.settings import ActiveSettings
@@ -124,10 +125,30 @@ class Active(Settings):
         return self.loop.model_copy(update={"system": system})
 
 
+class Choice(SelectSettings):
+    """One selection of the pool (:class:`curate.curation.settings.SelectSettings`); ``name``
+    is its scheme in ``curated.zarr`` (default: the method, numbered when it repeats)."""
+
+    model_config = ConfigDict(frozen=False)
+
+    name: str | None = None
+
+
+class Select(Settings):
+    """Curate the labelled pool: every choice becomes a scheme of ``curated.zarr``, and the
+    diversity and compare steps score the choices instead of the sampled sets."""
+
+    enabled: bool = True
+    pool: Literal["sets", "reference"] = Field(
+        "sets", description="The store the choices are made from."
+    )
+    choices: list[Choice] = Field(min_length=1)
+
+
 class Recipe(Settings):
     """A whole campaign. Steps, in order: ``sample:<set>`` for every set (into ``sets.zarr``),
     ``reference:<set>`` for every reference set (into ``reference.zarr``), ``label``,
-    ``label:reference``, ``diversity`` and ``compare``."""
+    ``label:reference``, ``select`` (into ``curated.zarr``), ``diversity`` and ``compare``."""
 
     name: str
     system: str
@@ -147,6 +168,7 @@ class Recipe(Settings):
     sets: list[SampleSet] = Field(min_length=1)
     reference: list[SampleSet] = Field([], description="Sets every scheme is scored on.")
     active: Active | None = None
+    select: Select | None = None
     diversity: Diversity = Diversity()
     compare: Compare | None = None
 
@@ -281,6 +303,10 @@ def _check(recipe: Recipe, folder: Path | None) -> Recipe:
                 f"'{ACTIVE_COMMITTEE}' names the committee of the active step; add an active "
                 "section or give model files",
             )
+    if recipe.select is not None:
+        _name_choices(recipe.select.choices)
+        if recipe.select.pool == "reference" and not reference:
+            raise _FieldError("select.pool", "the recipe has no reference sets to choose from")
     if active:
         seed_set = _resolve(
             recipe.active.seed_set, "active.seed_set", recipe, oracle, folder, built
@@ -381,6 +407,24 @@ def _resolve(
             raise _FieldError(f"{where}.system" if s.system else "system", str(exc)) from None
         built.add(key)
     return resolved
+
+
+def _name_choices(choices: list[Choice]) -> None:
+    """Name every choice: its own name, else its method (numbered when a method repeats)."""
+    methods = [c.method for c in choices]
+    taken = {c.name for c in choices if c.name is not None}
+    seen: dict[str, int] = {}
+    for i, c in enumerate(choices):
+        if c.name is not None:
+            if any(other.name == c.name for other in choices[:i]):
+                raise _FieldError(f"select.choices.{i}.name", f"duplicate choice name '{c.name}'")
+            continue
+        seen[c.method] = seen.get(c.method, 0) + 1
+        name = c.method if methods.count(c.method) == 1 else f"{c.method}-{seen[c.method]}"
+        while name in taken:
+            name += "_"
+        c.name = name
+        taken.add(name)
 
 
 def _name_sets(sets: list[SampleSet], where: str) -> None:

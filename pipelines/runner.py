@@ -2,8 +2,10 @@
 
 Steps run in order: ``sample:<set>`` for every set (appended into ``DIR/sets.zarr``),
 ``reference:<set>`` for every reference set (``DIR/reference.zarr``), ``label`` and
-``label:reference`` (the oracle, on Dask), ``diversity`` (``DIR/diversity.json``) and ``compare``
-(``DIR/report.html`` and ``DIR/report.json``, figures and tables beside them).
+``label:reference`` (the oracle, on Dask), ``select`` when the recipe curates its pool (every
+choice a scheme of ``DIR/curated.zarr``, which the next two steps then score instead of
+``sets.zarr``), ``diversity`` (``DIR/diversity.json``) and ``compare`` (``DIR/report.html`` and
+``DIR/report.json``, figures and tables beside them).
 
 Resuming: ``DIR/steps.json`` records every finished step with a key, the hash of the step's
 recipe section and of the keys of the steps it depends on (a sampling step depends on nothing;
@@ -47,6 +49,7 @@ REFERENCE = "reference.zarr"
 ACTIVE_STORE = "active.zarr"
 ACTIVE_DIR = "active"
 DIVERSITY = "diversity.json"
+CURATED = "curated.zarr"
 RECIPE_COPY = "recipe.yaml"
 
 
@@ -362,6 +365,21 @@ def plan_steps(
             )
         )
     reference_store = out / REFERENCE if references else None
+    scored = out / SETS
+    select = recipe.select
+    if select is not None and select.enabled:
+        scored = out / CURATED
+        steps.append(
+            Step(
+                "select",
+                select.model_dump(mode="json"),
+                tuple(labels),
+                (CURATED,),
+                _select_action(select, out, reporter),
+                f"{len(select.choices)} choices from {select.pool}.zarr into {CURATED}",
+            )
+        )
+        labels.append("select")
     if recipe.diversity.enabled:
         steps.append(
             Step(
@@ -369,7 +387,7 @@ def plan_steps(
                 recipe.diversity.model_dump(mode="json"),
                 tuple(labels),
                 (DIVERSITY,),
-                _diversity_action(recipe, out, reference_store, label_set),
+                _diversity_action(recipe, scored, out, reference_store, label_set),
                 f"by {recipe.diversity.by}" + (", coverage of the reference" if references else ""),
             )
         )
@@ -383,7 +401,14 @@ def plan_steps(
                 (*labels, *(["diversity"] if recipe.diversity.enabled else [])),
                 ("report.json",),
                 _compare_action(
-                    recipe, out, reference_store, label_set, use_diversity, options, reporter
+                    recipe,
+                    scored,
+                    out,
+                    reference_store,
+                    label_set,
+                    use_diversity,
+                    options,
+                    reporter,
                 ),
                 f"{', '.join(compare.settings(label_set).targets)} at sizes "
                 f"{', '.join(map(str, compare.sizes))}, {compare.seeds} seeds, {compare.model}",
@@ -498,13 +523,30 @@ def _label_action(
     return action
 
 
-def _diversity_action(recipe: Recipe, out: Path, reference: Path | None, label_set: str):
+def _select_action(select, out: Path, reporter: Reporter):
+    def action() -> dict[str, Any]:
+        from curate.curation.pool import curate_pool
+
+        taken = curate_pool(
+            out / f"{select.pool}.zarr",
+            out / CURATED,
+            [(c.name, c) for c in select.choices],
+            progress=lambda done, total: reporter.progress(done, total, "choices made"),
+        )
+        return {"choices": taken}
+
+    return action
+
+
+def _diversity_action(
+    recipe: Recipe, scored: Path, out: Path, reference: Path | None, label_set: str
+):
     def action() -> dict[str, Any]:
         from curate.metrics.diversity import diversity_report
 
         section = recipe.diversity
         report = diversity_report(
-            out / SETS,
+            scored,
             by=section.by,
             reference=reference,
             size=section.size,
@@ -520,6 +562,7 @@ def _diversity_action(recipe: Recipe, out: Path, reference: Path | None, label_s
 
 def _compare_action(
     recipe: Recipe,
+    scored: Path,
     out: Path,
     reference: Path | None,
     label_set: str,
@@ -533,7 +576,7 @@ def _compare_action(
         settings = recipe.compare.settings(label_set)
         diversity = json.loads((out / DIVERSITY).read_text()) if use_diversity else None
         compare(
-            out / SETS,
+            scored,
             settings,
             out,
             reference=reference,

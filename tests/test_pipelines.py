@@ -471,3 +471,66 @@ def test_compare_step_writes_the_report_and_reruns_only_itself(tmp_path, cu3au_f
     recipe["compare"]["seeds"] = 2
     second = run_recipe(recipe, out, reporter=Reporter())
     assert [s["name"] for s in second["steps"] if s["status"] == "done"] == ["compare"]
+
+
+def test_select_section_curates_the_pool_and_scores_the_choices(tmp_path, cu3au_file):
+    out = tmp_path / "campaign"
+    recipe = tiny_recipe(cu3au_file)
+    recipe["select"] = {
+        "choices": [
+            {"method": "fps", "n": 5},
+            {"method": "random", "n": 5, "seed": 1},
+            {"method": "random", "n": 5, "seed": 2},
+        ]
+    }
+    recipe["compare"] = {
+        "targets": ["energy_per_atom"],
+        "sizes": [3],
+        "seeds": 1,
+        "hidden": 8,
+        "max_epochs": 2,
+        "patience": 1,
+    }
+    first = run_recipe(recipe, out, reporter=Reporter())
+    assert statuses(first)["select"] == "done"
+    with Store.open(out / "sets.zarr") as pool, Store.open(out / "curated.zarr") as curated:
+        assert curated.scheme_counts() == {"fps": 5, "random-1": 5, "random-2": 5}
+        (record,) = curated.history()
+        for k, (name, picked) in enumerate(record["indices"].items()):
+            rows = np.arange(5 * k, 5 * k + 5)
+            assert np.array_equal(curated.uids()[rows], pool.uids()[picked]), name
+            assert np.allclose(
+                curated.labels("emt", rows)["energy"], pool.labels("emt", picked)["energy"]
+            )
+            prov = curated.provenance(rows)
+            assert [p.params["pool_index"] for p in prov] == picked
+            assert {p.params["selected_from"] for p in prov} <= {"random", "mc-rattle"}
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["schemes"]) == {"fps", "random-1", "random-2"}
+    diversity = json.loads((out / "diversity.json").read_text())
+    assert set(diversity["groups"]) == {"fps", "random-1", "random-2"}
+    # Another choice re-makes curated.zarr and re-scores; sampling and labelling stay done.
+    recipe["select"]["choices"][0]["n"] = 4
+    second = run_recipe(recipe, out, reporter=Reporter())
+    assert [s["name"] for s in second["steps"] if s["status"] == "done"] == [
+        "select",
+        "diversity",
+        "compare",
+    ]
+    with Store.open(out / "curated.zarr") as curated:
+        assert curated.scheme_counts()["fps"] == 4
+
+
+def test_select_section_is_checked(cu3au_file):
+    recipe = tiny_recipe(cu3au_file)
+    recipe["select"] = {
+        "choices": [
+            {"method": "fps", "n": 2, "name": "a"},
+            {"method": "random", "n": 2, "name": "a"},
+        ]
+    }
+    with pytest.raises(InputError, match=r"select\.choices\.1\.name: duplicate choice name 'a'"):
+        validate_recipe(recipe)
+    recipe["select"] = {"choices": [{"method": "magic", "n": 2}]}
+    with pytest.raises(InputError, match=r"select\.choices\.0\.method"):
+        validate_recipe(recipe)

@@ -21,18 +21,24 @@ def copy_frames(
     label_sets: Sequence[str],
     retag: Callable[[Provenance], Provenance] | None = None,
     indices: Sequence[int] | np.ndarray | None = None,
+    again: bool = False,
 ) -> dict[str, int]:
     """Append frames of ``source`` (all, or ``indices`` in that order) to ``dest`` (provenance
     passed through ``retag``) and write the source's results of each of ``label_sets`` (ok or
-    failed) where ``dest`` has none yet. Frames ``dest`` already holds are not added twice; a
-    re-run after an interruption finishes the labels. Counts of frames added and labels copied."""
+    failed) where ``dest`` has none yet. Frames ``dest`` already holds are not added twice (a
+    re-run after an interruption finishes the labels), unless ``again``: then every frame is
+    appended, as when two selections of one pool choose the same frame. Counts of frames added
+    and labels copied."""
     idx = np.arange(source.n_frames) if indices is None else np.asarray(indices, dtype=np.int64)
     provenance = source.provenance(idx)
     if retag is not None:
         provenance = [retag(p) for p in provenance]
-    added = dest.append(source.atoms(idx), provenance)
-    where = {int(uid): i for i, uid in enumerate(dest.uids())}
-    target = np.array([where[int(uid)] for uid in source.uids()[idx]], dtype=np.int64)
+    added = dest.append(source.atoms(idx), provenance, on_duplicate="keep" if again else "skip")
+    if again:
+        target = added.indices
+    else:
+        where = {int(uid): i for i, uid in enumerate(dest.uids())}
+        target = np.array([where[int(uid)] for uid in source.uids()[idx]], dtype=np.int64)
     copied = 0
     for label_set in label_sets:
         info = source.label_set_info(label_set)
