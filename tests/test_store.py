@@ -240,3 +240,42 @@ def test_bad_stores_are_refused(tmp_path):
         Store.open(tmp_path / "plain.zarr")
     with pytest.raises(StoreError, match="not an empty folder"):
         Store.create(tmp_path / "plain.zarr")
+
+
+def test_reads_by_index_touch_only_their_chunks_and_equal_a_full_read(tmp_path, monkeypatch):
+    """Random, unordered, repeated indices over many chunks give what a full read gives."""
+    import curate.store.zarr_store as zarr_store
+    from curate.core.provenance import Provenance
+
+    monkeypatch.setattr(zarr_store, "FRAME_CHUNK", 8)
+    monkeypatch.setattr(zarr_store, "ATOM_CHUNK", 32)
+    rng = np.random.default_rng(0)
+    frames = [
+        Atoms("Cu" * int(n), positions=rng.normal(size=(int(n), 3)), cell=np.eye(3) * 9, pbc=True)
+        for n in rng.integers(2, 12, 100)
+    ]
+    with Store.create(tmp_path / "s.zarr") as store:
+        store.append(frames, [Provenance(scheme=f"s{i % 3}", seed=i) for i in range(100)])
+        store.create_label_set("x", "test", ["energy", "forces"])
+        store.write_labels(
+            "x",
+            [
+                LabelResult(i, Status.OK, {"energy": float(i), "forces": frames[i].positions * 2})
+                for i in range(0, 100, 3)
+            ],
+        )
+    idx = np.array([97, 3, 3, 55, 0, 81, 12, 99, 40])
+    with Store.open(tmp_path / "s.zarr") as store:
+        everything, picked = store.arrays(), store.arrays(idx)
+        for i, k in enumerate(idx):
+            lo, hi = everything.atom_ptr[k], everything.atom_ptr[k + 1]
+            a, b = picked.atom_ptr[i], picked.atom_ptr[i + 1]
+            assert np.array_equal(picked.positions[a:b], everything.positions[lo:hi])
+            assert np.array_equal(picked.cell[i], everything.cell[k])
+        assert store.provenance(idx) == [store.provenance()[k] for k in idx]
+        full, some = store.labels("x"), store.labels("x", idx)
+        assert np.array_equal(some.status, full.status[idx])
+        assert np.array_equal(some["energy"], full["energy"][idx], equal_nan=True)
+        for i, k in enumerate(idx):
+            assert np.array_equal(some.frame(i).get("forces"), full.frame(k).get("forces"))
+        assert [a.info["curate_uid"] for a in store.atoms(idx)] == store.uids()[idx].tolist()

@@ -178,6 +178,7 @@ class Store:
         self.n_frames = int(attrs["n_frames"])
         self.n_atoms = int(attrs["n_atoms_total"])
         self.commit = int(attrs["commit"])
+        self._uid_index: np.ndarray | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -381,7 +382,7 @@ class Store:
             _, first = np.unique(uids, return_index=True)
             keep[:] = False
             keep[first] = True
-            keep &= ~np.isin(uids, self.uids())
+            keep &= ~self._known(uids)
             if on_duplicate == "error" and not keep.all():
                 raise InputError(f"{int((~keep).sum())} frames are already in {self.path}")
         chosen = np.flatnonzero(keep)
@@ -421,9 +422,21 @@ class Store:
                 )
                 _grow(array, start, _fill_rows(array, count))
         self._commit(start_frame + len(frames), start_atom + n_new_atoms)
+        if self._uid_index is not None:
+            self._uid_index = np.union1d(self._uid_index, uids[chosen])
         return AppendResult(
             np.arange(start_frame, self.n_frames), chosen, int(len(keep) - len(chosen))
         )
+
+    def _known(self, uids: np.ndarray) -> np.ndarray:
+        """Which ``uids`` the store holds, from a sorted index read once per open store."""
+        if self._uid_index is None:
+            self._uid_index = np.unique(self.uids())
+        where = np.searchsorted(self._uid_index, uids)
+        found = np.zeros(len(uids), dtype=bool)
+        inside = where < len(self._uid_index)
+        found[inside] = self._uid_index[where[inside]] == uids[inside]
+        return found
 
     def _codes(self, column: str, names: list[str]) -> np.ndarray:
         array = self._root["frames"][column]
@@ -457,6 +470,38 @@ class Store:
     def _column(self, group: str, name: str, n: int | None = None) -> np.ndarray:
         return self._read(self._root[group][name], slice(0, self.n_frames if n is None else n))
 
+    def _take(self, array: zarr.Array, rows: np.ndarray) -> np.ndarray:
+        """``array[rows]`` (any order, repeats allowed), reading only the chunks the rows fall
+        in: one read of the covering range when it is all needed, else chunk by chunk."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.empty((0, *array.shape[1:]), dtype=array.dtype)
+        size = array.chunks[0]
+        chunk_of = rows // size
+        touched = np.unique(chunk_of)
+        if len(touched) == touched[-1] - touched[0] + 1:
+            lo = int(rows.min())
+            return self._read(array, slice(lo, int(rows.max()) + 1))[rows - lo]
+        out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
+        order = np.argsort(chunk_of, kind="stable")
+        bounds = np.searchsorted(chunk_of[order], np.append(touched, touched[-1] + 1))
+        for k, chunk in enumerate(touched):
+            picked = order[bounds[k] : bounds[k + 1]]
+            start = int(chunk) * size
+            block = self._read(array, slice(start, min(start + size, array.shape[0])))
+            out[picked] = block[rows[picked] - start]
+        return out
+
+    def _rows(self, array: zarr.Array, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of a per-frame array (all of it in one read when all are asked for)."""
+        if len(idx) == self.n_frames and (idx == np.arange(self.n_frames)).all():
+            return self._read(array, slice(0, self.n_frames))
+        return self._take(array, idx)
+
+    def _frame_rows(self, group: str, name: str, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of a per-frame column."""
+        return self._rows(self._root[group][name], idx)
+
     def uids(self) -> np.ndarray:
         """Content uids of all committed frames."""
         return self._column("frames", "uid")
@@ -465,11 +510,15 @@ class Store:
         """Per-frame active-learning round (0: the initial set)."""
         return self._column("frames", "round")
 
-    def categorical(self, column: Literal["scheme", "system"]) -> np.ndarray:
-        """Per-frame names of a categorical provenance column."""
+    def categorical(
+        self, column: Literal["scheme", "system"], indices: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-frame names of a categorical provenance column (all frames, or ``indices``)."""
         array = self._root["frames"][column]
         names = np.array([*array.attrs["categories"], ""], dtype=object)
-        return names[self._read(array, slice(0, self.n_frames))]
+        if indices is None:
+            return names[self._read(array, slice(0, self.n_frames))]
+        return names[self._frame_rows("frames", column, np.asarray(indices, dtype=np.int64))]
 
     def provenance_column(
         self, column: Literal["scheme", "system", "temperature", "seed", "round"]
@@ -489,32 +538,24 @@ class Store:
         """CSR offsets of the committed frames (length ``n_frames + 1``)."""
         return self._column("frames", "atom_ptr", self.n_frames + 1)
 
-    def _atom_rows(self, idx: np.ndarray, ptr: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-        """Covering atom range start and the rows (relative to it) of the selected frames."""
+    def _atom_rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The atom rows of the selected frames, in order, and their CSR offsets."""
         if not len(idx):
-            return 0, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        lo = int(ptr[idx.min()])
-        starts, stops = ptr[idx], ptr[idx + 1]
-        rows = _gather_ranges(starts - lo, stops - lo)
-        new_ptr = np.concatenate([[0], np.cumsum(stops - starts)])
-        return lo, rows, new_ptr
-
-    def _read_atoms(self, array: zarr.Array, idx: np.ndarray, ptr: np.ndarray) -> np.ndarray:
-        lo, rows, _ = self._atom_rows(idx, ptr)
-        hi = int(ptr[idx.max() + 1]) if len(idx) else 0
-        return self._read(array, slice(lo, hi))[rows]
+            return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        bounds = self._frame_rows("frames", "atom_ptr", np.concatenate([idx, idx + 1]))
+        starts, stops = bounds[: len(idx)], bounds[len(idx) :]
+        return _gather_ranges(starts, stops), np.concatenate([[0], np.cumsum(stops - starts)])
 
     def arrays(self, indices: Sequence[int] | np.ndarray | None = None) -> FrameArrays:
         """Selected frames (all by default) as flat arrays, without building ``Atoms``."""
         idx = self._indices(indices)
-        ptr = self.atom_ptr()
         atoms_group = self._root["atoms"]
-        _, _, new_ptr = self._atom_rows(idx, ptr)
+        rows, new_ptr = self._atom_rows(idx)
         return FrameArrays(
-            numbers=self._read_atoms(atoms_group["numbers"], idx, ptr),
-            positions=self._read_atoms(atoms_group["positions"], idx, ptr),
-            cell=self._column("frames", "cell")[idx],
-            pbc=self._column("frames", "pbc")[idx],
+            numbers=self._take(atoms_group["numbers"], rows),
+            positions=self._take(atoms_group["positions"], rows),
+            cell=self._frame_rows("frames", "cell", idx),
+            pbc=self._frame_rows("frames", "pbc", idx),
             atom_ptr=new_ptr,
         )
 
@@ -522,11 +563,11 @@ class Store:
         """Provenance records of the selected frames."""
         idx = self._indices(indices)
         columns = [
-            self.categorical("scheme")[idx].tolist(),
-            self.categorical("system")[idx].tolist(),
+            self.categorical("scheme", idx).tolist(),
+            self.categorical("system", idx).tolist(),
         ]
         columns += [
-            self._column("frames", k)[idx].tolist()
+            self._frame_rows("frames", k, idx).tolist()
             for k in ("params", "seed", "parent", "temperature", "round")
         ]
         return [Provenance.from_columns(*row) for row in zip(*columns, strict=True)]
@@ -547,7 +588,7 @@ class Store:
         """
         idx = self._indices(indices)
         data = self.arrays(idx)
-        uids = self.uids()[idx]
+        uids = self._frame_rows("frames", "uid", idx)
         provs = self.provenance(idx)
         labels = self.labels(label_set, idx) if label_set else None
         out = []
@@ -642,8 +683,9 @@ class Store:
         if new_props:
             info["properties"] = sorted([*info["properties"], *new_props])
             group.attrs[LABEL_SET_KEY] = info
-        ptr = self.atom_ptr()
         lo_f, hi_f = int(idx.min()), int(idx.max()) + 1
+        ptr = np.zeros(hi_f + 1, dtype=np.int64)  # only ptr[lo_f:hi_f + 1] is read and used
+        ptr[lo_f:] = self._read(self._root["frames"]["atom_ptr"], slice(lo_f, hi_f + 1))
         lo_a, hi_a = int(ptr[lo_f]), int(ptr[hi_f])
         for prop in info["properties"]:
             per_atom = prop in PER_ATOM
@@ -676,17 +718,12 @@ class Store:
         """Label values, status and cost of the selected frames."""
         group = self._label_group(name)
         idx = self._indices(indices)
-        ptr = self.atom_ptr()
+        rows, ptr = self._atom_rows(idx)
         values = {}
         for prop in self.label_set_info(name)["properties"]:
             array = group[prop]
-            if prop in PER_ATOM:
-                values[prop] = self._read_atoms(array, idx, ptr)
-            else:
-                values[prop] = self._read(array, slice(0, self.n_frames))[idx]
-        books = {
-            key: self._read(group[key], slice(0, self.n_frames))[idx] for key in LABEL_BOOKKEEPING
-        }
+            values[prop] = self._take(array, rows) if prop in PER_ATOM else self._rows(array, idx)
+        books = {key: self._rows(group[key], idx) for key in LABEL_BOOKKEEPING}
         return LabelArrays(
             status=books["status"],
             error=books["error"],
@@ -694,7 +731,7 @@ class Store:
             cpu_s=books["cpu_s"],
             host=books["host"],
             values=values,
-            atom_ptr=self._atom_rows(idx, ptr)[2],
+            atom_ptr=ptr,
         )
 
     def summary(self) -> dict[str, Any]:
