@@ -245,7 +245,6 @@ def test_bad_stores_are_refused(tmp_path):
 def test_reads_by_index_touch_only_their_chunks_and_equal_a_full_read(tmp_path, monkeypatch):
     """Random, unordered, repeated indices over many chunks give what a full read gives."""
     import curate.store.zarr_store as zarr_store
-    from curate.core.provenance import Provenance
 
     monkeypatch.setattr(zarr_store, "FRAME_CHUNK", 8)
     monkeypatch.setattr(zarr_store, "ATOM_CHUNK", 32)
