@@ -476,9 +476,15 @@ class Store:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return np.empty((0, *array.shape[1:]), dtype=array.dtype)
+        steps = np.diff(rows)
+        if (steps == 1).all():  # a contiguous run: one slice, no gather
+            return self._read(array, slice(int(rows[0]), int(rows[-1]) + 1))
         size = array.chunks[0]
         chunk_of = rows // size
-        touched = np.unique(chunk_of)
+        if (steps >= 0).all():
+            touched = chunk_of[np.concatenate([[True], chunk_of[1:] != chunk_of[:-1]])]
+        else:
+            touched = np.unique(chunk_of)
         if len(touched) == touched[-1] - touched[0] + 1:
             lo = int(rows.min())
             return self._read(array, slice(lo, int(rows.max()) + 1))[rows - lo]
