@@ -17,7 +17,6 @@ there the report gives the time and the error bound of the sums.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -114,8 +113,6 @@ def main() -> None:
             "benchmark": "entropy_scale",
             "bandwidth": BANDWIDTH,
             "descriptor": {"name": "QUESTS", "k": 32, "cutoff": 5.0},
-            "cores": len(os.sched_getaffinity(0)),
-            "load_average_at_end": os.getloadavg(),
             "rows": rows,
         },
         args.out,

@@ -191,8 +191,6 @@ def main() -> None:
             "batch": args.batch,
             "random_reads": args.random,
             "atoms_per_frame": [40, 200],
-            "cores": len(os.sched_getaffinity(0)),
-            "load_average_at_end": os.getloadavg(),
             "rows": rows,
         },
         args.out,

@@ -66,6 +66,17 @@ def tiny_recipe(structure: Path) -> dict:
     }
 
 
+TINY_COMPARE = {
+    "targets": ["energy_per_atom"],
+    "sizes": [3],
+    "seeds": 1,
+    "hidden": 8,
+    "max_epochs": 2,
+    "patience": 1,
+}
+"""A compare section that trains in seconds."""
+
+
 class Recorder(Reporter):
     def __init__(self):
         self.messages: list[str] = []
@@ -455,14 +466,7 @@ def test_compare_step_writes_the_report_and_reruns_only_itself(tmp_path, cu3au_f
     out = tmp_path / "campaign"
     recipe = tiny_recipe(cu3au_file)
     recipe["diversity"]["enabled"] = False
-    recipe["compare"] = {
-        "targets": ["energy_per_atom"],
-        "sizes": [3],
-        "seeds": 1,
-        "hidden": 8,
-        "max_epochs": 2,
-        "patience": 1,
-    }
+    recipe["compare"] = dict(TINY_COMPARE)
     first = run_recipe(recipe, out, reporter=Reporter())
     assert statuses(first)["compare"] == "done"
     report = json.loads((out / "report.json").read_text())
@@ -483,14 +487,7 @@ def test_select_section_curates_the_pool_and_scores_the_choices(tmp_path, cu3au_
             {"method": "random", "n": 5, "seed": 2},
         ]
     }
-    recipe["compare"] = {
-        "targets": ["energy_per_atom"],
-        "sizes": [3],
-        "seeds": 1,
-        "hidden": 8,
-        "max_epochs": 2,
-        "patience": 1,
-    }
+    recipe["compare"] = dict(TINY_COMPARE)
     first = run_recipe(recipe, out, reporter=Reporter())
     assert statuses(first)["select"] == "done"
     with Store.open(out / "sets.zarr") as pool, Store.open(out / "curated.zarr") as curated:
