@@ -53,6 +53,7 @@ def command(
     patience: Annotated[int | None, typer.Option(help=describe("patience"))] = None,
     cutoff: Annotated[float | None, typer.Option(help=describe("cutoff"))] = None,
     min_band_gap: Annotated[float | None, typer.Option(help=describe("min_band_gap"))] = None,
+    order: Annotated[str | None, typer.Option(help=describe("order"))] = None,
     diversity: Annotated[
         bool, typer.Option(help="Compute each scheme's diversity metrics beside its errors.")
     ] = True,
@@ -90,6 +91,7 @@ def command(
         patience=patience,
         cutoff=cutoff,
         min_band_gap=min_band_gap,
+        order=order,
     )
     options = cluster_options(workers, locals())
     check_inputs(store, settings, reference)

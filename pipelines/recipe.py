@@ -26,7 +26,7 @@ from curate.metrics.settings import DiversitySettings
 from curate.potentials.settings import ActiveSettings
 from curate.samplers.settings import SampleSettings
 
-BUNDLED = ("quickstart", "paper", "bandgap")
+BUNDLED = ("quickstart", "paper", "bandgap", "curation")
 """Recipes shipped in ``curate.pipelines`` (``<name>.yaml``)."""
 
 
@@ -411,7 +411,7 @@ def _resolve(
 
 def _name_choices(choices: list[Choice]) -> None:
     """Name every choice: its own name, else its method (numbered when a method repeats)."""
-    methods = [c.method for c in choices]
+    methods = [c.method for c in choices if c.name is None]
     taken = {c.name for c in choices if c.name is not None}
     seen: dict[str, int] = {}
     for i, c in enumerate(choices):

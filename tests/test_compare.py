@@ -135,6 +135,19 @@ def test_splits_are_fixed_disjoint_and_subsets_nested(schemes_store):
         plan(store, CompareSettings(sizes=(20, 25), **FAST))
 
 
+def test_chosen_order_trains_on_the_first_frames_and_tests_on_the_last(schemes_store):
+    settings = CompareSettings(sizes=(5, 10), seeds=2, order="chosen", **FAST)
+    with Store.open(schemes_store) as store:
+        grid = plan(store, settings)
+        schemes = store.categorical("scheme")
+    for scheme in grid.schemes:
+        members = np.flatnonzero(schemes == scheme)  # store order: the order they were chosen
+        assert np.array_equal(grid.tests[scheme], members[-5:])
+        for seed in range(2):
+            cell = grid.subset(Cell(scheme, "energy_per_atom", 5, seed), 0.2)
+            assert sorted({*cell["train"], *cell["val"]}) == members[:5].tolist()
+
+
 def test_errors_on_every_test_set_come_from_the_predictions(schemes_store, reference_store):
     """Predictions offset by a known amount per scheme give exactly that MAE everywhere."""
     from curate.compare.grid import load_reference

@@ -2,7 +2,9 @@
 
 Each scheme of a labelled store gets a fixed, seeded held-out test split; the rest is its pool.
 For every seed the pool is shuffled once and the training subsets are its nested prefixes (the
-first 20 frames, the first 40, …); a share of each subset stops training early (validation), the
+first 20 frames, the first 40, …; with ``order="chosen"`` the pool keeps store order, so that the
+subsets are the first frames a selection chose and only the initial weights and the validation
+split vary with the seed); a share of each subset stops training early (validation), the
 rest is fitted. Every model is tested on its own scheme's test split, on every other scheme's
 (the paper's cross-test), on their union, and on a common reference set when given. The grid of
 (scheme, target, size, seed) runs on Dask workers, sharing one copy of the graphs; each cell's
@@ -53,6 +55,7 @@ class Plan:
     dropped: dict[str, int]  # scheme → frames without every target
     closed: dict[str, int]  # scheme → frames left out for a gap at most settings.min_band_gap
     family: ModelFamily  # what trains the cells and reads their predictions
+    shuffled: bool = True  # False: training subsets are prefixes of each pool in store order
 
     @property
     def schemes(self) -> list[str]:
@@ -68,7 +71,9 @@ class Plan:
 
     def subset(self, cell: Cell, val_fraction: float) -> dict[str, np.ndarray]:
         """Train and validation frames of a cell (nested in size for one seed)."""
-        pool = np.random.default_rng([cell.seed, 1]).permutation(self.pools[cell.scheme])
+        pool = self.pools[cell.scheme]
+        if self.shuffled:
+            pool = np.random.default_rng([cell.seed, 1]).permutation(pool)
         chosen = pool[: cell.size]
         n_val = max(1, round(val_fraction * cell.size))
         val = np.random.default_rng([cell.seed, cell.size]).choice(chosen, n_val, replace=False)
@@ -119,9 +124,12 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
         dropped[scheme] = len(members) - len(frames) - n_closed[scheme]
         if not len(frames):
             continue
-        order = np.random.default_rng([settings.split_seed, k]).permutation(frames)
         n_test = max(1, round(settings.test_fraction * len(frames)))
-        tests[scheme], pools[scheme] = np.sort(order[:n_test]), order[n_test:]
+        if settings.order == "chosen":  # train on the first chosen, test on the last
+            tests[scheme], pools[scheme] = frames[len(frames) - n_test :], frames[:-n_test]
+        else:
+            order = np.random.default_rng([settings.split_seed, k]).permutation(frames)
+            tests[scheme], pools[scheme] = np.sort(order[:n_test]), order[n_test:]
     if len(tests) < 1:
         raise InputError(
             f"no frame of {store.path} has ok labels for {', '.join(settings.targets)}"
@@ -133,7 +141,16 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
             f"training size {min(settings.sizes)} is larger than the frames left for training "
             f"after the test split ({have}); lower --sizes or label more frames"
         )
-    return Plan(label_set, values, tests, pools, dropped, n_closed, settings.family)
+    return Plan(
+        label_set,
+        values,
+        tests,
+        pools,
+        dropped,
+        n_closed,
+        settings.family,
+        shuffled=settings.order == "shuffled",
+    )
 
 
 def cell_key(

@@ -9,7 +9,7 @@ Light to import: nothing here loads torch, Dask or MACE.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -77,6 +77,12 @@ class CompareSettings(Settings):
     )
     cutoff: float = Field(DEFAULT_CUTOFF, description="Graph radius of property GNNs in Å.")
     split_seed: int = Field(0, description="Seed of each scheme's held-out test split.")
+    order: Literal["shuffled", "chosen"] = Field(
+        "shuffled",
+        description="shuffled: each seed trains on nested prefixes of a shuffled pool; "
+        "chosen: on the first frames of each scheme in store order (the order a selection "
+        "chose them), tested on its last.",
+    )
     min_band_gap: float | None = Field(
         None,
         description="Leave out frames whose band gap (eV) is at most this, in every set "
