@@ -5,10 +5,13 @@ displaced calculations as phonopy's own symmetry-reduced set; harmonic phonon fr
 phonopy's own thermal displacements per species (5 %). For stable crystals, force constants
 renormalised at 50 K give the ⟨u²⟩ of an independent 50 K MD run, and the harmonic ones where the
 calculator itself is harmonic at that amplitude (10 %; CHGNet is not: its force constant on Si
-falls by 15 % from 0.01 to 0.03 Å). At 300 K, renormalised frames give the per-species RMS
-displacement of an independent MD run (10 %). No sampler brings atoms into contact, and
-``curate inspect`` reads every scheme. With ``CURATE_PANEL_OUT`` set, each crystal's
-measurements are written there as JSON (the table in docs/sampling.md).
+falls by 15 % from 0.01 to 0.03 Å). At 300 K (600 K for cubic CsPbBr3: the real crystal is
+cubic only above 403 K, and at 300 K the renormalised set misses CHGNet's MD by up to 14 %,
+docs/sampling.md), renormalised frames give the per-species RMS displacement of an independent
+MD run (10 %); the record keeps how far the MD's mean structure moved from the reference. No
+sampler brings atoms into contact, and ``curate inspect`` reads every scheme. With
+``CURATE_PANEL_OUT`` set, each crystal's measurements are written there as JSON (the table in
+docs/sampling.md).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Crystal:
     calculator: str
     space_group: str
     stable: bool
+    hot: float = 300.0  # K of the renormalised-against-MD check
 
 
 def perovskite() -> Atoms:
@@ -79,7 +83,8 @@ PANEL = [
     Crystal("NaCl", bulk("NaCl", "rocksalt", a=5.64, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
     Crystal("MgO", bulk("MgO", "rocksalt", a=4.21, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
     Crystal("Cu", bulk("Cu", "fcc", a=3.61, cubic=True), 3, "emt", "Fm-3m (225)", True),
-    Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False),
+    # Cubic only above its tilt transitions (403 K in experiment): checked where MD stays cubic.
+    Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False, hot=600.0),
     Crystal("LiNbO3", lithium_niobate(), 1, "chgnet", "R3c (161)", True),
 ]
 
@@ -125,6 +130,20 @@ def curvature_ratio(reference: Atoms, spec, amplitude: float) -> float:
         return -(forces[0] - forces[1]) / (2 * step)
 
     return float(stiffness(amplitude) / stiffness(0.01))
+
+
+def mean_offset(frames: list[Atoms], reference: Atoms) -> dict[str, float]:
+    """Per species, the RMS over atoms of the time-averaged displacement from ``reference`` (Å):
+    near zero while the run stays about the reference structure."""
+    cell = reference.cell.array
+    shifts = []
+    for atoms in frames:
+        fractional = (atoms.positions - reference.positions) @ np.linalg.inv(cell)
+        shifts.append((fractional - np.round(fractional)) @ cell)
+    mean = np.mean(shifts, axis=0)
+    mean -= mean.mean(axis=0)  # the rigid drift of the whole cell is not a distortion
+    symbols = np.array(reference.get_chemical_symbols())
+    return {s: float(np.sqrt((mean[symbols == s] ** 2).sum(axis=1).mean())) for s in set(symbols)}
 
 
 def rms(msd: dict[str, float]) -> dict[str, float]:
@@ -188,20 +207,23 @@ def test_crystal_through_every_sampler(case, tmp_path, cli):
         record["curvature_at_50K_amplitude"] = curvature_ratio(reference, spec, amplitude)
         if abs(record["curvature_at_50K_amplitude"] - 1) < 0.05:  # harmonic at that amplitude
             within(cold_msd, harmonic_50K, 0.10, misses)
+    hot = {**common, "temperature": case.hot}
     renormalized_frames = draw(
-        "phonon", 300, imaginary="renormalize", statistics="classical", **common
+        "phonon", 300, imaginary="renormalize", statistics="classical", **hot
     )
-    md = run_md(reference, spec, 300.0, 120, 10, 300, 4.0, seed=7)
-    record["renormalized_300K_vs_md_rms"] = within(
+    md = run_md(reference, spec, case.hot, 120, 10, 300, 4.0, seed=7)
+    record["hot_temperature"] = case.hot
+    record["renormalized_vs_md_rms_hot"] = within(
         rms(species_msd(renormalized_frames, reference)),
         rms(species_msd(md.frames, reference)),
         0.10,
         misses,
     )
-    record["md_rms_300K"] = rms(species_msd(md.frames, reference))
-    harmonic_rms = rms(phonopy_msd(harmonic.phonon, reference, 300.0, "classical"))
-    record["harmonic_vs_md_rms_300K"] = {
-        s: harmonic_rms[s] / record["md_rms_300K"][s] for s in harmonic_rms
+    record["md_rms_hot"] = rms(species_msd(md.frames, reference))
+    record["md_mean_offset_hot"] = mean_offset(md.frames, reference)
+    harmonic_rms = rms(phonopy_msd(harmonic.phonon, reference, case.hot, "classical"))
+    record["harmonic_vs_md_rms_hot"] = {
+        s: harmonic_rms[s] / record["md_rms_hot"][s] for s in harmonic_rms
     }  # measured, not asserted: how far the harmonic set is from the calculator's own MD
 
     too_close = ContactCheck(reference, 0.8)
