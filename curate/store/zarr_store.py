@@ -690,9 +690,10 @@ class Store:
             info["properties"] = sorted([*info["properties"], *new_props])
             group.attrs[LABEL_SET_KEY] = info
         lo_f, hi_f = int(idx.min()), int(idx.max()) + 1
-        ptr = np.zeros(hi_f + 1, dtype=np.int64)  # only ptr[lo_f:hi_f + 1] is read and used
-        ptr[lo_f:] = self._read(self._root["frames"]["atom_ptr"], slice(lo_f, hi_f + 1))
-        lo_a, hi_a = int(ptr[lo_f]), int(ptr[hi_f])
+        # Atom offsets of frames lo_f … hi_f, relative to the first: block rows of each frame.
+        ptr = self._read(self._root["frames"]["atom_ptr"], slice(lo_f, hi_f + 1))
+        lo_a, hi_a = int(ptr[0]), int(ptr[-1])
+        ptr = ptr - lo_a
         for prop in info["properties"]:
             per_atom = prop in PER_ATOM
             array = group[prop]
@@ -701,7 +702,7 @@ class Store:
                 value = result.values.get(prop)
                 fill = np.nan if value is None else value
                 if per_atom:
-                    block[ptr[i] - lo_a : ptr[i + 1] - lo_a] = fill
+                    block[ptr[i - lo_f] : ptr[i - lo_f + 1]] = fill
                 else:
                     block[i - lo_f] = fill
             if per_atom:
