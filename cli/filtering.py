@@ -63,16 +63,15 @@ def command(
     settings = FilterSettings.build(
         "curate filter",
         label_set=label_set,
+        contact_fraction=contact_fraction or None,
         max_force=max_force,
         energy_window=window(energy_window),
         kt_multiple=kt_multiple,
         min_band_gap=min_band_gap,
         require_labels=not keep_unlabelled,
     )
-    if contact_fraction is not None:
-        settings = settings.model_copy(
-            update={"contact_fraction": contact_fraction if contact_fraction > 0 else None}
-        )
+    if contact_fraction == 0:  # the rule turned off
+        settings = settings.model_copy(update={"contact_fraction": None})
     with Store.open(store) as source:
         verdict = filter_frames(source, settings)
         keep = verdict.keep

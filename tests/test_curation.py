@@ -297,6 +297,12 @@ def test_filter_energy_window_and_band_gap(pool, tmp_path, cli):
     assert result.exit_code == 2 and "no band_gap" in result.stderr
     result = cli("filter", path, "--energy-window", "1:0", "--dry-run")
     assert result.exit_code == 2 and "empty" in result.stderr
+    result = cli("filter", path, "--contact-fraction", "-1", "--dry-run")
+    assert result.exit_code == 2 and "must be positive" in result.stderr
+    assert (
+        "contact_fraction"
+        not in cli.json("filter", path, "--contact-fraction", "0", "--dry-run")["rules"]
+    )
 
 
 def test_filter_thermal_rule_measures_from_the_relaxed_structure(tmp_path, cli):

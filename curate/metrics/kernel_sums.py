@@ -130,7 +130,7 @@ def self_kernel_sums(
     lo = np.array([xs[a:b].min(axis=0) for a, b in blocks])
     hi = np.array([xs[a:b].max(axis=0) for a, b in blocks])
     near = box_gaps(lo, hi) <= cutoff
-    pairs = [(i, j) for i in range(len(blocks)) for j in range(i, len(blocks)) if near[i, j]]
+    pairs = [tuple(ij) for ij in np.argwhere(np.triu(near)).tolist()]
     scale, limit = 0.5 / (h * h), cutoff * cutoff
     threads = threads or len(os.sched_getaffinity(0))
 
@@ -155,7 +155,8 @@ def self_kernel_sums(
     with ThreadPoolExecutor(threads) as pool:
         sums = sum(pool.map(work, [pairs[k::threads] for k in range(threads)]))
     size = np.array([b - a for a, b in blocks])
-    computed = sum(size[i] * size[j] * (1 if i == j else 2) for i, j in pairs)
+    weight = np.triu(near) * (2 - np.eye(len(blocks)))  # each pair once, both ways off the diagonal
+    computed = float(size @ weight @ size)
     p = np.empty(n)
     p[order] = sums
     return KernelSums(p, cutoff / h, 1.0 - computed / (n * n), tolerance)
