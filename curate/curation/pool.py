@@ -13,7 +13,7 @@ from curate.core.provenance import Provenance
 from curate.store.transfer import copy_frames
 from curate.store.zarr_store import Store
 
-from .selectors import select_frames
+from .selectors import Pool, select_frames
 from .settings import SelectSettings
 
 
@@ -45,8 +45,9 @@ def curate_pool(
             shutil.rmtree(stale)
     taken: dict[str, list[int]] = {}
     with Store.open(pool) as source, Store.create(partial) as out:
+        described = Pool(source)  # descriptors computed once for every choice that needs them
         for k, (name, settings) in enumerate(choices):
-            indices = select_frames(source, settings).indices
+            indices = select_frames(source, settings, described).indices
             retag = as_choice(name, indices.tolist())
             copy_frames(source, out, source.label_sets(), retag, indices, again=True)
             taken[name] = indices.tolist()

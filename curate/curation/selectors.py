@@ -39,40 +39,71 @@ class Choice:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def select_frames(store: Store, settings: SelectSettings) -> Choice:
-    """Choose ``settings.n`` frames of ``store`` with ``settings.method``."""
+class Pool:
+    """The frames of a store and their descriptors, each read or computed once however many
+    choices are made from them."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._frames: list | None = None
+        self._described: dict[str, Any] = {}
+
+    def frames(self) -> list:
+        if self._frames is None:
+            self._frames = self.store.atoms()
+        return self._frames
+
+    def vectors(self, settings: SelectSettings) -> np.ndarray:
+        """Per-frame descriptors for ``settings.descriptor``."""
+        options = settings.soap if settings.descriptor == "soap" else settings.quests
+        key = f"{settings.descriptor}:{options.model_dump_json()}"
+        if key not in self._described:
+            self._described[key] = frame_vectors(
+                self.frames(), settings.descriptor, settings.quests, settings.soap
+            )
+        return self._described[key]
+
+    def environments(self, settings: SelectSettings):
+        """QUESTS descriptors of every atom."""
+        from curate.metrics.descriptors import environments
+
+        key = f"environments:{settings.quests.model_dump_json()}"
+        if key not in self._described:
+            self._described[key] = environments(self.frames(), settings.quests)
+        return self._described[key]
+
+
+def select_frames(store: Store, settings: SelectSettings, pool: Pool | None = None) -> Choice:
+    """Choose ``settings.n`` frames of ``store`` with ``settings.method`` (``pool``: the store's
+    frames and descriptors, shared by several choices)."""
     if settings.n > store.n_frames:
         raise InputError(
             f"cannot choose {settings.n} frames from {store.path}: it holds {store.n_frames}"
         )
     choose = METHODS[settings.method]
-    choice = choose(store, settings)
+    choice = choose(pool if pool is not None else Pool(store), settings)
     choice.indices = np.asarray(choice.indices, dtype=np.int64)
     return choice
 
 
-def _random(store: Store, settings: SelectSettings) -> Choice:
+def _random(pool: Pool, settings: SelectSettings) -> Choice:
     rng = np.random.default_rng(settings.seed)
-    return Choice(rng.choice(store.n_frames, settings.n, replace=False))
+    return Choice(rng.choice(pool.store.n_frames, settings.n, replace=False))
 
 
-def _vectors(store: Store, settings: SelectSettings) -> np.ndarray:
-    return frame_vectors(store.atoms(), settings.descriptor, settings.quests, settings.soap)
-
-
-def _fps(store: Store, settings: SelectSettings) -> Choice:
+def _fps(pool: Pool, settings: SelectSettings) -> Choice:
     from skmatter.sample_selection import FPS
 
-    x = _vectors(store, settings)
-    start = int(np.random.default_rng(settings.seed).integers(store.n_frames))
+    x = pool.vectors(settings)
+    start = int(np.random.default_rng(settings.seed).integers(pool.store.n_frames))
     selector = FPS(n_to_select=settings.n, initialize=start).fit(x)
     return Choice(selector.selected_idx_, {"start": start, "dimension": x.shape[1]})
 
 
-def _cur(store: Store, settings: SelectSettings) -> Choice:
+def _cur(pool: Pool, settings: SelectSettings) -> Choice:
     from skmatter.sample_selection import CUR
 
-    x = _vectors(store, settings)
+    x = pool.vectors(settings)
     rank = int(np.linalg.matrix_rank(x))
     if settings.n > rank:
         raise InputError(
@@ -85,10 +116,10 @@ def _cur(store: Store, settings: SelectSettings) -> Choice:
     return Choice(selector.selected_idx_, {"rank": rank, "dimension": x.shape[1]})
 
 
-def _kmeans(store: Store, settings: SelectSettings) -> Choice:
+def _kmeans(pool: Pool, settings: SelectSettings) -> Choice:
     from sklearn.cluster import KMeans
 
-    x = _vectors(store, settings)
+    x = pool.vectors(settings)
     distinct = len(np.unique(x, axis=0))
     if settings.n > distinct:
         raise InputError(f"kmeans cannot make {settings.n} clusters of {distinct} distinct frames")
@@ -101,14 +132,13 @@ def _kmeans(store: Store, settings: SelectSettings) -> Choice:
     return Choice(np.array(chosen), {"inertia": float(model.inertia_)})
 
 
-def _msc(store: Store, settings: SelectSettings) -> Choice:
+def _msc(pool: Pool, settings: SelectSettings) -> Choice:
     from quests.compression.fps import msc
     from quests.entropy import entropy
 
-    from curate.metrics.descriptors import environments
     from curate.metrics.information import BATCH
 
-    envs = environments(store.atoms(), settings.quests)
+    envs = pool.environments(settings)
     per_frame = [envs.x[envs.ptr[i] : envs.ptr[i + 1]] for i in range(len(envs))]
     entropies = np.array([entropy(x, h=settings.bandwidth, batch_size=BATCH) for x in per_frame])
     with np.errstate(divide="ignore"):  # −log of an underflowed kernel sum is +∞: fully new
@@ -128,8 +158,8 @@ def _energies(store: Store, settings: SelectSettings) -> tuple[np.ndarray, str]:
     return energy / np.diff(store.atom_ptr()), name
 
 
-def _energy_uniform(store: Store, settings: SelectSettings) -> Choice:
-    energy, name = _energies(store, settings)
+def _energy_uniform(pool: Pool, settings: SelectSettings) -> Choice:
+    energy, name = _energies(pool.store, settings)
     labelled = np.flatnonzero(np.isfinite(energy))
     if settings.n > len(labelled):
         raise InputError(
@@ -147,7 +177,7 @@ def _energy_uniform(store: Store, settings: SelectSettings) -> Choice:
     return Choice(np.array(chosen), {"label_set": name})
 
 
-def _uncertainty(store: Store, settings: SelectSettings) -> Choice:
+def _uncertainty(pool: Pool, settings: SelectSettings) -> Choice:
     from pathlib import Path
 
     from curate.calculators.committee import committee_disagreement
@@ -156,7 +186,7 @@ def _uncertainty(store: Store, settings: SelectSettings) -> Choice:
     models = list(settings.committee)
     if len(models) == 1 and Path(models[0]).is_dir():
         models = committee_specs(models[0])
-    disagreement = committee_disagreement(store.atoms(), models).max
+    disagreement = committee_disagreement(pool.frames(), models).max
     order = np.argsort(-disagreement, kind="stable")[: settings.n]
     return Choice(
         order,
@@ -164,8 +194,8 @@ def _uncertainty(store: Store, settings: SelectSettings) -> Choice:
     )
 
 
-def _stratified(store: Store, settings: SelectSettings) -> Choice:
-    values = store.provenance_column(settings.by)
+def _stratified(pool: Pool, settings: SelectSettings) -> Choice:
+    values = pool.store.provenance_column(settings.by)
     keys = [str(v) for v in values]
     strata = sorted(set(keys))
     members = {s: np.flatnonzero(np.array(keys) == s) for s in strata}
@@ -185,7 +215,7 @@ def equal_shares(sizes: dict[str, int], n: int) -> dict[str, int]:
     return share
 
 
-METHODS: dict[str, Callable[[Store, SelectSettings], Choice]] = {
+METHODS: dict[str, Callable[[Pool, SelectSettings], Choice]] = {
     "random": _random,
     "fps": _fps,
     "cur": _cur,
