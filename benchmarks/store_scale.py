@@ -4,13 +4,16 @@ random index, per frame and in peak memory at each checkpoint, against ASE's dat
 Frames are synthetic: 40–200 atoms of up to four species at random positions in their cell, with
 random energies, forces and stresses (the bytes a labelled store holds, not physics). They are
 appended in batches (``--batch``) together with their labels, as ``curate label`` streams them.
-At every checkpoint (``--checkpoints``, frames in the store) the last batch's append time, then
-reads of one batch of frames as arrays (``Store.arrays`` + ``Store.labels``) and as ``Atoms``,
-and of ``--random`` frames at random indices, are timed, each with its peak resident memory
-(``VmHWM`` after resetting it; Linux). Files on disk are counted.
+At every checkpoint (``--checkpoints``, frames in the store) the last batch's append time (and
+the mean over all batches since the previous checkpoint), then reads of one batch of frames as
+arrays (``Store.arrays`` + ``Store.labels``) and as ``Atoms``, and of ``--random`` frames at
+random indices, are timed, each with its peak resident memory
+(``VmHWM`` after resetting it, less the resident memory before the call; Linux). Files on disk
+are counted.
 
 Baseline: the same frames in an ASE database (SQLite, ``ase.db``) up to ``--ase-limit`` frames,
-written and read back as arrays (positions, numbers, cell, energy, forces, stress per row).
+written and read back into the same flat arrays (positions, numbers, cell, energy, forces,
+stress), once each in the same process.
 
     python benchmarks/store_scale.py --checkpoints 10000,100000,1000000 \\
         --out benchmarks/results/store_scale.json
@@ -61,19 +64,21 @@ def reset_peak() -> None:
         fh.write("5")
 
 
-def peak_mib() -> float:
+def status_mib(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
 def measured(fn):
-    """(seconds, peak resident MiB during the call, result)."""
+    """(seconds, peak resident MiB during the call above what the process held before it,
+    result)."""
     reset_peak()
+    held = status_mib("VmRSS")
     start = time.perf_counter()
     result = fn()
-    return time.perf_counter() - start, peak_mib(), result
+    return time.perf_counter() - start, status_mib("VmHWM") - held, result
 
 
 def file_count(path: Path) -> int:
@@ -112,14 +117,20 @@ def ase_db_rows(path: Path, frames, values) -> None:
 
 
 def ase_db_read_arrays(path: Path, limit: int) -> int:
+    """The rows as the flat arrays ``Store.arrays`` + ``Store.labels`` give."""
     import ase.db
 
-    total = 0
+    columns: dict[str, list] = {k: [] for k in ("positions", "numbers", "cell", "energy")}
+    columns |= {"forces": [], "stress": []}
     with ase.db.connect(path) as db:
         for row in db.select(limit=limit):
-            arrays = (row.positions, row.numbers, row.cell, row.energy, row.forces, row.stress)
-            total += len(arrays[0])
-    return total
+            for key, values in columns.items():
+                values.append(getattr(row, key))
+    flat = {
+        k: np.concatenate(v) if k in ("positions", "numbers", "forces") else np.array(v)
+        for k, v in columns.items()
+    }
+    return len(flat["positions"]) + len(flat["forces"])
 
 
 def main() -> None:
@@ -142,11 +153,12 @@ def main() -> None:
         with Store.create(root / "scale.zarr") as store:
             store.create_label_set("synthetic", "synthetic", ["energy", "forces", "stress"])
             for checkpoint in checkpoints:
-                last = None
+                last, segment_s, segment_frames = None, 0.0, 0
                 while store.n_frames < checkpoint:
                     frames, values = synthetic(rng, min(args.batch, checkpoint - store.n_frames))
                     last = measured(lambda f=frames, v=values: append_batch(store, f, v))
                     last = (*last[:2], len(frames))
+                    segment_s, segment_frames = segment_s + last[0], segment_frames + len(frames)
                     if store.n_frames <= args.ase_limit:
                         ase_db_rows(db_path, frames, values)
                 n = store.n_frames
@@ -161,6 +173,7 @@ def main() -> None:
                     "frames": n,
                     "atoms": store.n_atoms,
                     "append_us_per_frame": 1e6 * last[0] / last[2],
+                    "append_us_per_frame_since_last_checkpoint": 1e6 * segment_s / segment_frames,
                     "append_peak_mib": last[1],
                     "read_arrays_us_per_frame": 1e6 * arrays[0] / args.batch,
                     "read_arrays_peak_mib": arrays[1],
@@ -168,6 +181,7 @@ def main() -> None:
                     "read_atoms_peak_mib": as_atoms[1],
                     "random_atoms_us_per_frame": 1e6 * randomly[0] / args.random,
                     "random_atoms_peak_mib": randomly[1],
+                    "process_rss_mib": status_mib("VmRSS"),
                     "files": file_count(root / "scale.zarr"),
                     "disk_mib": sum(
                         f.stat().st_size for f in (root / "scale.zarr").rglob("*") if f.is_file()

@@ -41,6 +41,11 @@ class Information:
     entropy: float
     diversity: float
 
+    @classmethod
+    def from_kernel_sums(cls, p: np.ndarray) -> Information:
+        """H and D from every environment's kernel sum p(x_i) (its own term included)."""
+        return cls(float(-np.mean(np.log(p / len(p)))), float(np.log(np.sum(1.0 / p))))
+
 
 def information(x: np.ndarray, h: float = DEFAULT_BANDWIDTH) -> Information:
     """Entropy and diversity of the environments ``x`` (rows) at bandwidth ``h``: QUESTS's
@@ -50,8 +55,7 @@ def information(x: np.ndarray, h: float = DEFAULT_BANDWIDTH) -> Information:
 
     if not len(x):
         raise InputError("no environments to measure")
-    p = self_kernel_sums(x, check_bandwidth(h)).p
-    return Information(float(-np.mean(np.log(p / len(p)))), float(np.log(np.sum(1.0 / p))))
+    return Information.from_kernel_sums(self_kernel_sums(x, check_bandwidth(h)).p)
 
 
 def novelty(y: np.ndarray, x: np.ndarray, h: float = DEFAULT_BANDWIDTH) -> np.ndarray:

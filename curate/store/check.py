@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from curate.core.errors import StoreError
+from curate.store.chunks import ChunkReader
 from curate.store.zarr_store import Store, one_line
 
 NEVER_FILL = {"frames/uid", "frames/cell", "atoms/numbers", "atoms/positions"}
@@ -47,12 +48,12 @@ def check_store(store: Store) -> tuple[list[Damage], int]:
     rows_of = {"frame": store.n_frames, "atom": store.n_atoms, "offsets": store.n_frames + 1}
     damage, chunks = [], 0
     for path, array, dim in store.chunked_arrays():
-        size = array.chunks[0]
+        size, reader = array.chunks[0], ChunkReader(array)
         for lo in range(0, rows_of[dim], size):
             hi = min(lo + size, rows_of[dim])
             chunks += 1
             try:
-                block = array[lo:hi]
+                block = reader.rows(lo, hi)
             except Exception as exc:  # checksum, codec or I/O error
                 reason = one_line(exc)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,13 +34,17 @@ from curate.core.labels import (
     property_shape,
 )
 from curate.core.provenance import Provenance
+from curate.store.chunks import ChunkReader
 from curate.store.lock import WriterLock
 
 FORMAT = "curate-atoms"
 VERSION = "1.1"
 """1.1: every chunk carries a CRC32C checksum. 1.0 stores (without) read and grow the same."""
-FRAME_CHUNK = 16384
-ATOM_CHUNK = 65536
+FRAME_CHUNK = 4096
+ATOM_CHUNK = 32768
+"""Rows per chunk (positions, forces: 768 KiB). A chunk read costs about 75 µs plus its
+decoding (docs/benchmarks.md): chunks this size keep whole-store reads near memory speed and a
+read at a random index to one small chunk per array."""
 LABEL_SET_KEY = "curate_label_set"
 
 # name: (dtype, trailing shape, fill value). Categorical columns hold int16 codes into the
@@ -108,6 +112,9 @@ class AppendResult:
 
 CHUNK_CODECS = (zarr.codecs.ZstdCodec(), zarr.codecs.Crc32cCodec())
 """Zarr's default compression, then a CRC32C checksum that every read of the chunk verifies."""
+FLOAT_ATOM_CODECS = (zarr.codecs.Crc32cCodec(),)
+"""Per-atom floats (positions, forces) are checksummed but not compressed: their mantissas are
+noise (measured 1.05× with zstd on MD positions) and decoding would halve the read speed."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -135,13 +142,14 @@ def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str)
     """A fresh array along ``dim``; it reads as its fill value until written."""
     dtype, trailing, fill = spec
     chunk = FRAME_CHUNK if dim == "frame" else ATOM_CHUNK
+    float_atoms = dim == "atom" and np.dtype(dtype).kind == "f"
     return group.create_array(
         name,
         shape=(length, *trailing),
         dtype=dtype,
         chunks=(chunk, *trailing),
         fill_value=fill,
-        compressors=CHUNK_CODECS,
+        compressors=FLOAT_ATOM_CODECS if float_atoms else CHUNK_CODECS,
         dimension_names=[dim, *(f"{name}_{i}" for i in range(len(trailing)))],
     )
 
@@ -179,6 +187,8 @@ class Store:
         self.n_atoms = int(attrs["n_atoms_total"])
         self.commit = int(attrs["commit"])
         self._uid_index: np.ndarray | None = None
+        self._handles: dict[str, Any] = {}
+        self._readers: dict[str, ChunkReader] = {}
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -306,31 +316,48 @@ class Store:
         if not self.writable:
             raise StoreError(f"{self.path} is open read-only")
 
+    def _node(self, path: str) -> Any:
+        """The array or group at ``path``, opened once per store: every resize goes through
+        the same handle, so its shape stays current, and reads skip re-reading metadata."""
+        if path not in self._handles:
+            self._handles[path] = self._root[path]
+        return self._handles[path]
+
+    def _forget_handles(self) -> None:
+        """Drop the cached handles (after groups are created or deleted)."""
+        self._handles.clear()
+        self._readers.clear()
+
+    def _reader(self, array: zarr.Array) -> ChunkReader:
+        reader = self._readers.get(array.path)
+        if reader is None or reader.array is not array:
+            reader = self._readers[array.path] = ChunkReader(array)
+        return reader
+
+    def _label_arrays(self, name: str) -> Iterator[tuple[str, zarr.Array]]:
+        for key in self._node(f"labels/{name}").array_keys():
+            yield key, self._node(f"labels/{name}/{key}")
+
     def _frame_arrays(self) -> Iterator[zarr.Array]:
-        yield from (self._root["frames"][name] for name in FRAME_COLUMNS)
+        yield from (self._node(f"frames/{name}") for name in FRAME_COLUMNS)
         for name in self.label_sets():
-            group = self._root["labels"][name]
-            for key in group.array_keys():
-                if key not in PER_ATOM:
-                    yield group[key]
+            yield from (array for key, array in self._label_arrays(name) if key not in PER_ATOM)
 
     def _atom_arrays(self) -> Iterator[zarr.Array]:
-        yield from (self._root["atoms"][name] for name in ATOM_COLUMNS)
+        yield from (self._node(f"atoms/{name}") for name in ATOM_COLUMNS)
         for name in self.label_sets():
-            group = self._root["labels"][name]
-            yield from (group[key] for key in group.array_keys() if key in PER_ATOM)
+            yield from (array for key, array in self._label_arrays(name) if key in PER_ATOM)
 
     def chunked_arrays(self) -> Iterator[tuple[str, zarr.Array, str]]:
         """Every array with its path in the store and the dimension its rows run along
         (``frame``, ``atom``, or ``offsets`` for ``frames/atom_ptr``)."""
-        frames, atoms = self._root["frames"], self._root["atoms"]
-        yield "frames/atom_ptr", frames["atom_ptr"], "offsets"
+        yield "frames/atom_ptr", self._node("frames/atom_ptr"), "offsets"
         for name in FRAME_COLUMNS:
-            yield f"frames/{name}", frames[name], "frame"
+            yield f"frames/{name}", self._node(f"frames/{name}"), "frame"
         for name in ATOM_COLUMNS:
-            yield f"atoms/{name}", atoms[name], "atom"
+            yield f"atoms/{name}", self._node(f"atoms/{name}"), "atom"
         for label_set in self.label_sets():
-            for name, array in self._root["labels"][label_set].arrays():
+            for name, array in self._label_arrays(label_set):
                 dim = (array.metadata.dimension_names or ("frame",))[0]
                 yield f"labels/{label_set}/{name}", array, dim
 
@@ -340,13 +367,14 @@ class Store:
         for name in list(labels.group_keys()):
             if LABEL_SET_KEY not in labels[name].attrs:
                 del labels[name]
+        self._forget_handles()
         for array in self._frame_arrays():
             if array.shape[0] != self.n_frames:
                 array.resize((self.n_frames, *array.shape[1:]))
         for array in self._atom_arrays():
             if array.shape[0] != self.n_atoms:
                 array.resize((self.n_atoms, *array.shape[1:]))
-        ptr = self._root["frames"]["atom_ptr"]
+        ptr = self._node("frames/atom_ptr")
         if ptr.shape[0] != self.n_frames + 1:
             ptr.resize((self.n_frames + 1,))
 
@@ -393,10 +421,11 @@ class Store:
         start_frame, start_atom = self.n_frames, self.n_atoms
         counts = np.array([len(a) for a in frames], dtype=np.int64)
         n_new_atoms = int(counts.sum())
-        atoms_group, frames_group = self._root["atoms"], self._root["frames"]
-        _grow(atoms_group["numbers"], start_atom, np.concatenate([a.numbers for a in frames]))
-        _grow(atoms_group["positions"], start_atom, np.concatenate([a.positions for a in frames]))
-        _grow(frames_group["atom_ptr"], start_frame + 1, start_atom + np.cumsum(counts))
+        numbers = np.concatenate([a.numbers for a in frames])
+        _grow(self._node("atoms/numbers"), start_atom, numbers)
+        positions = np.concatenate([a.positions for a in frames])
+        _grow(self._node("atoms/positions"), start_atom, positions)
+        _grow(self._node("frames/atom_ptr"), start_frame + 1, start_atom + np.cumsum(counts))
         columns = {
             "cell": np.array([a.cell.array for a in frames]).reshape(-1, 3, 3),
             "pbc": np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3),
@@ -412,18 +441,17 @@ class Store:
             "round": np.array([p.round for p in provs], dtype=np.int32),
         }
         for name, values in columns.items():
-            _grow(frames_group[name], start_frame, values)
+            _grow(self._node(f"frames/{name}"), start_frame, values)
         for name in self.label_sets():
-            group = self._root["labels"][name]
-            for key in group.array_keys():
-                array = group[key]
+            for key, array in self._label_arrays(name):
                 start, count = (
                     (start_atom, n_new_atoms) if key in PER_ATOM else (start_frame, len(frames))
                 )
                 _grow(array, start, _fill_rows(array, count))
         self._commit(start_frame + len(frames), start_atom + n_new_atoms)
-        if self._uid_index is not None:
-            self._uid_index = np.union1d(self._uid_index, uids[chosen])
+        if self._uid_index is not None:  # new uids are distinct and unknown: insert in order
+            new = np.sort(uids[chosen])
+            self._uid_index = np.insert(self._uid_index, np.searchsorted(self._uid_index, new), new)
         return AppendResult(
             np.arange(start_frame, self.n_frames), chosen, int(len(keep) - len(chosen))
         )
@@ -439,7 +467,7 @@ class Store:
         return found
 
     def _codes(self, column: str, names: list[str]) -> np.ndarray:
-        array = self._root["frames"][column]
+        array = self._node(f"frames/{column}")
         categories = list(array.attrs["categories"])
         new = sorted(set(names) - set(categories))
         if new:
@@ -459,8 +487,13 @@ class Store:
     def _read(self, array: zarr.Array, selection: slice) -> np.ndarray:
         """``array[selection]``; a damaged chunk (checksum, codec or file error) is one
         StoreError naming the array."""
+        return self._guarded(
+            array, lambda: self._reader(array).rows(selection.start, selection.stop)
+        )
+
+    def _guarded(self, array: zarr.Array, read: Callable[[], np.ndarray]) -> np.ndarray:
         try:
-            return array[selection]
+            return read()
         except Exception as exc:  # zarr and its codecs raise many types for a broken chunk
             raise StoreError(
                 f"{self.path}: {array.path} cannot be read ({one_line(exc)}); "
@@ -468,11 +501,15 @@ class Store:
             ) from None
 
     def _column(self, group: str, name: str, n: int | None = None) -> np.ndarray:
-        return self._read(self._root[group][name], slice(0, self.n_frames if n is None else n))
+        return self._read(
+            self._node(f"{group}/{name}"), slice(0, self.n_frames if n is None else n)
+        )
 
-    def _take(self, array: zarr.Array, rows: np.ndarray) -> np.ndarray:
+    def _take(self, array: zarr.Array, rows: np.ndarray | slice) -> np.ndarray:
         """``array[rows]`` (any order, repeats allowed), reading only the chunks the rows fall
         in: one read of the covering range when it is all needed, else chunk by chunk."""
+        if isinstance(rows, slice):
+            return self._read(array, rows)
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return np.empty((0, *array.shape[1:]), dtype=array.dtype)
@@ -491,11 +528,11 @@ class Store:
         out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
         order = np.argsort(chunk_of, kind="stable")
         bounds = np.searchsorted(chunk_of[order], np.append(touched, touched[-1] + 1))
+        reader = self._reader(array)
         for k, chunk in enumerate(touched):
             picked = order[bounds[k] : bounds[k + 1]]
-            start = int(chunk) * size
-            block = self._read(array, slice(start, min(start + size, array.shape[0])))
-            out[picked] = block[rows[picked] - start]
+            block = self._guarded(array, lambda c=int(chunk): reader.block(c))
+            out[picked] = block[rows[picked] - int(chunk) * size]
         return out
 
     def _rows(self, array: zarr.Array, idx: np.ndarray) -> np.ndarray:
@@ -506,7 +543,7 @@ class Store:
 
     def _frame_rows(self, group: str, name: str, idx: np.ndarray) -> np.ndarray:
         """Rows ``idx`` of a per-frame column."""
-        return self._rows(self._root[group][name], idx)
+        return self._rows(self._node(f"{group}/{name}"), idx)
 
     def uids(self) -> np.ndarray:
         """Content uids of all committed frames."""
@@ -520,7 +557,7 @@ class Store:
         self, column: Literal["scheme", "system"], indices: np.ndarray | None = None
     ) -> np.ndarray:
         """Per-frame names of a categorical provenance column (all frames, or ``indices``)."""
-        array = self._root["frames"][column]
+        array = self._node(f"frames/{column}")
         names = np.array([*array.attrs["categories"], ""], dtype=object)
         if indices is None:
             return names[self._read(array, slice(0, self.n_frames))]
@@ -544,10 +581,15 @@ class Store:
         """CSR offsets of the committed frames (length ``n_frames + 1``)."""
         return self._column("frames", "atom_ptr", self.n_frames + 1)
 
-    def _atom_rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The atom rows of the selected frames, in order, and their CSR offsets."""
+    def _atom_rows(self, idx: np.ndarray) -> tuple[np.ndarray | slice, np.ndarray]:
+        """The atom rows of the selected frames, in order (a slice for a run of consecutive
+        frames), and their CSR offsets."""
         if not len(idx):
             return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        if (np.diff(idx) == 1).all():
+            lo = int(idx[0])
+            bounds = self._read(self._node("frames/atom_ptr"), slice(lo, lo + len(idx) + 1))
+            return slice(int(bounds[0]), int(bounds[-1])), bounds - bounds[0]
         bounds = self._frame_rows("frames", "atom_ptr", np.concatenate([idx, idx + 1]))
         starts, stops = bounds[: len(idx)], bounds[len(idx) :]
         return _gather_ranges(starts, stops), np.concatenate([[0], np.cumsum(stops - starts)])
@@ -555,11 +597,10 @@ class Store:
     def arrays(self, indices: Sequence[int] | np.ndarray | None = None) -> FrameArrays:
         """Selected frames (all by default) as flat arrays, without building ``Atoms``."""
         idx = self._indices(indices)
-        atoms_group = self._root["atoms"]
         rows, new_ptr = self._atom_rows(idx)
         return FrameArrays(
-            numbers=self._take(atoms_group["numbers"], rows),
-            positions=self._take(atoms_group["positions"], rows),
+            numbers=self._take(self._node("atoms/numbers"), rows),
+            positions=self._take(self._node("atoms/positions"), rows),
             cell=self._frame_rows("frames", "cell", idx),
             pbc=self._frame_rows("frames", "pbc", idx),
             atom_ptr=new_ptr,
@@ -596,7 +637,7 @@ class Store:
         data = self.arrays(idx)
         uids = self._frame_rows("frames", "uid", idx)
         provs = self.provenance(idx)
-        labels = self.labels(label_set, idx) if label_set else None
+        labels = self.labels(label_set, idx, costs=False) if label_set else None
         out = []
         ptr = data.atom_ptr
         for i in range(len(idx)):
@@ -637,8 +678,12 @@ class Store:
     # ------------------------------------------------------------------ labels
     def label_sets(self) -> list[str]:
         """Names of the complete label sets."""
-        labels = self._root["labels"]
-        return sorted(k for k in labels.group_keys() if LABEL_SET_KEY in labels[k].attrs)
+        if "label_sets" not in self._handles:
+            labels = self._node("labels")
+            self._handles["label_sets"] = sorted(
+                k for k in labels.group_keys() if LABEL_SET_KEY in labels[k].attrs
+            )
+        return list(self._handles["label_sets"])
 
     def label_set_info(self, name: str) -> dict[str, Any]:
         """The label set's attrs: calculator spec, properties, versions, parameter hash."""
@@ -648,7 +693,7 @@ class Store:
         if name not in self.label_sets():
             known = ", ".join(self.label_sets()) or "none"
             raise InputError(f"no label set '{name}' in {self.path} (label sets: {known})")
-        return self._root["labels"][name]
+        return self._node(f"labels/{name}")
 
     def create_label_set(
         self, name: str, calculator: str, properties: Sequence[str], **meta: Any
@@ -657,9 +702,10 @@ class Store:
         self._require_writable()
         if not name or "/" in name or name.startswith("."):
             raise InputError(f"invalid label set name '{name}'")
-        if name in self._root["labels"]:
+        if name in self._node("labels"):
             raise InputError(f"label set '{name}' already exists in {self.path}")
-        group = self._root["labels"].create_group(name)
+        self._forget_handles()
+        group = self._node("labels").create_group(name)
         for key, spec in LABEL_BOOKKEEPING.items():
             _new_array(group, key, spec, self.n_frames, "frame")
         for prop in properties:
@@ -669,6 +715,7 @@ class Store:
             "properties": sorted(properties),
             **meta,
         }
+        self._forget_handles()
 
     def _add_property(self, group: zarr.Group, prop: str) -> None:
         dim, trailing = property_shape(prop)
@@ -691,12 +738,12 @@ class Store:
             group.attrs[LABEL_SET_KEY] = info
         lo_f, hi_f = int(idx.min()), int(idx.max()) + 1
         # Atom offsets of frames lo_f … hi_f, relative to the first: block rows of each frame.
-        ptr = self._read(self._root["frames"]["atom_ptr"], slice(lo_f, hi_f + 1))
+        ptr = self._read(self._node("frames/atom_ptr"), slice(lo_f, hi_f + 1))
         lo_a, hi_a = int(ptr[0]), int(ptr[-1])
         ptr = ptr - lo_a
         for prop in info["properties"]:
             per_atom = prop in PER_ATOM
-            array = group[prop]
+            array = self._node(f"labels/{name}/{prop}")
             block = self._read(array, slice(lo_a, hi_a) if per_atom else slice(lo_f, hi_f))
             for i, result in zip(idx, results, strict=True):
                 value = result.values.get(prop)
@@ -716,27 +763,37 @@ class Store:
             ("host", lambda r: r.host),
             ("status", lambda r: int(r.status)),
         ):
-            array = group[key]
+            array = self._node(f"labels/{name}/{key}")
             block = self._read(array, slice(lo_f, hi_f))
             block[idx - lo_f] = [getter(r) for r in results]
             array[lo_f:hi_f] = block
 
-    def labels(self, name: str, indices: Sequence[int] | np.ndarray | None = None) -> LabelArrays:
-        """Label values, status and cost of the selected frames."""
-        group = self._label_group(name)
+    def labels(
+        self,
+        name: str,
+        indices: Sequence[int] | np.ndarray | None = None,
+        costs: bool = True,
+    ) -> LabelArrays:
+        """Label values, status and (unless ``costs`` is False) error, wall and CPU time and
+        host of the selected frames."""
+        self._label_group(name)
         idx = self._indices(indices)
         rows, ptr = self._atom_rows(idx)
         values = {}
         for prop in self.label_set_info(name)["properties"]:
-            array = group[prop]
+            array = self._node(f"labels/{name}/{prop}")
             values[prop] = self._take(array, rows) if prop in PER_ATOM else self._rows(array, idx)
-        books = {key: self._rows(group[key], idx) for key in LABEL_BOOKKEEPING}
+        books = {
+            key: self._rows(self._node(f"labels/{name}/{key}"), idx)
+            for key in LABEL_BOOKKEEPING
+            if costs or key == "status"
+        }
         return LabelArrays(
             status=books["status"],
-            error=books["error"],
-            wall_s=books["wall_s"],
-            cpu_s=books["cpu_s"],
-            host=books["host"],
+            error=books.get("error"),
+            wall_s=books.get("wall_s"),
+            cpu_s=books.get("cpu_s"),
+            host=books.get("host"),
             values=values,
             atom_ptr=ptr,
         )
@@ -779,13 +836,14 @@ class Store:
 
 @dataclass
 class LabelArrays:
-    """Labels of selected frames; per-atom values are ragged by ``atom_ptr``."""
+    """Labels of selected frames; per-atom values are ragged by ``atom_ptr``. Error, times and
+    host are None when read without costs."""
 
     status: np.ndarray
-    error: np.ndarray
-    wall_s: np.ndarray
-    cpu_s: np.ndarray
-    host: np.ndarray
+    error: np.ndarray | None
+    wall_s: np.ndarray | None
+    cpu_s: np.ndarray | None
+    host: np.ndarray | None
     values: dict[str, np.ndarray]
     atom_ptr: np.ndarray
 
