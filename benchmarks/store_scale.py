@@ -120,8 +120,8 @@ def ase_db_read_arrays(path: Path, limit: int) -> int:
     """The rows as the flat arrays ``Store.arrays`` + ``Store.labels`` give."""
     import ase.db
 
-    columns: dict[str, list] = {k: [] for k in ("positions", "numbers", "cell", "energy")}
-    columns |= {"forces": [], "stress": []}
+    keys = ("positions", "numbers", "cell", "energy", "forces", "stress")
+    columns: dict[str, list] = {k: [] for k in keys}
     with ase.db.connect(path) as db:
         for row in db.select(limit=limit):
             for key, values in columns.items():

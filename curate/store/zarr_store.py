@@ -189,6 +189,7 @@ class Store:
         self._uid_index: np.ndarray | None = None
         self._handles: dict[str, Any] = {}
         self._readers: dict[str, ChunkReader] = {}
+        self._label_set_names: list[str] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -324,9 +325,10 @@ class Store:
         return self._handles[path]
 
     def _forget_handles(self) -> None:
-        """Drop the cached handles (after groups are created or deleted)."""
+        """Drop the cached handles and label set names (after groups are created or deleted)."""
         self._handles.clear()
         self._readers.clear()
+        self._label_set_names = None
 
     def _reader(self, array: zarr.Array) -> ChunkReader:
         reader = self._readers.get(array.path)
@@ -678,12 +680,12 @@ class Store:
     # ------------------------------------------------------------------ labels
     def label_sets(self) -> list[str]:
         """Names of the complete label sets."""
-        if "label_sets" not in self._handles:
+        if self._label_set_names is None:
             labels = self._node("labels")
-            self._handles["label_sets"] = sorted(
+            self._label_set_names = sorted(
                 k for k in labels.group_keys() if LABEL_SET_KEY in labels[k].attrs
             )
-        return list(self._handles["label_sets"])
+        return list(self._label_set_names)
 
     def label_set_info(self, name: str) -> dict[str, Any]:
         """The label set's attrs: calculator spec, properties, versions, parameter hash."""
@@ -704,7 +706,6 @@ class Store:
             raise InputError(f"invalid label set name '{name}'")
         if name in self._node("labels"):
             raise InputError(f"label set '{name}' already exists in {self.path}")
-        self._forget_handles()
         group = self._node("labels").create_group(name)
         for key, spec in LABEL_BOOKKEEPING.items():
             _new_array(group, key, spec, self.n_frames, "frame")
