@@ -182,6 +182,40 @@ def test_errors_on_every_test_set_come_from_the_predictions(schemes_store, refer
     assert summarise(rows)[0]["n_seeds"] == 1
 
 
+def test_no_model_is_scored_on_a_frame_it_was_fitted_on(schemes_store, reference_store):
+    """Selections from one pool share frames: a test frame with the content of a frame a model
+    trained on leaves that model's scores, and the union counts each distinct frame once."""
+    from curate.compare.grid import load_reference
+
+    settings = CompareSettings(sizes=(5,), seeds=1, **FAST)
+    with Store.open(schemes_store) as store:
+        grid = plan(store, settings)
+        costs = scheme_costs(store, "emt")
+    reference = load_reference(reference_store, settings, "emt")
+    aimd, phonon = Cell("aimd", "energy_per_atom", 5, 0), Cell("phonon", "energy_per_atom", 5, 0)
+    trained = grid.subset(aimd, settings.val_fraction)["train"][0]
+    grid.uids = grid.uids.copy()
+    grid.uids[grid.tests["phonon"][0]] = grid.uids[trained]  # phonon tests a frame aimd fitted
+    grid.uids[grid.tests["random"][0]] = grid.uids[grid.tests["aimd"][0]]  # one frame twice
+    reference.uids = reference.uids.copy()
+    reference.uids[0] = grid.uids[trained]
+    union = grid.test_union
+    truth = grid.values["energy_per_atom"][union]
+    outcome = {
+        "tests": truth.tolist(),
+        "reference": reference.values["energy_per_atom"].tolist(),
+        "epochs": 1,
+        "seconds": 0.0,
+    }
+    rows = cell_rows(grid, {aimd: outcome, phonon: outcome}, costs, reference)
+    n = {(r["scheme"], r["test_set"]): r["n"] for r in rows}
+    n_reference = len(reference.uids)
+    assert n[("aimd", "phonon")] == 4 and n[("phonon", "phonon")] == 5
+    assert n[("aimd", COMBINED)] == 13 and n[("phonon", COMBINED)] == 14
+    assert n[("aimd", REFERENCE)] == n_reference - 1 and n[("phonon", REFERENCE)] == n_reference
+    assert n[("aimd", "random")] == n[("phonon", "random")] == 5  # a scheme's own split is whole
+
+
 def test_curve_area_and_size_to_goal():
     points = [
         {"size": 10, "mae_mean": 0.4, "cost_calls": 110},

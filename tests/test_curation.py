@@ -17,7 +17,7 @@ from gnn_data import labelled_store
 
 from curate.core.labels import LabelResult, Status
 from curate.core.provenance import Provenance
-from curate.curation.selectors import equal_shares
+from curate.curation.selectors import share_turns
 from curate.curation.vectors import frame_vectors
 from curate.store import Store
 
@@ -124,7 +124,7 @@ def test_energy_uniform_spans_the_energies(pool, tmp_path, cli):
     energies = np.array(energies)
     payload = chosen(cli, path, tmp_path / "e.zarr", "-n", "4", "--method", "energy-uniform")
     picked = energies[payload["indices"]]
-    assert picked.min() == energies.min() and picked.max() == energies.max()
+    assert picked[0] == energies.min() and picked[1] == energies.max()  # then the widest gap
     targets = np.linspace(energies.min(), energies.max(), 4)
     # No other 4 frames lie closer, target by target, to an even spread.
     best = min(
@@ -164,16 +164,34 @@ def test_stratified_takes_equal_shares_of_each_scheme(pool, tmp_path, cli):
     assert by_temperature["details"]["per_stratum"] == {"300.0": 2, "600.0": 2}
 
 
-def test_equal_shares_against_enumeration():
+def test_share_turns_make_every_prefix_the_most_even_split():
     sizes = {"a": 1, "b": 5, "c": 3}
+    turns = share_turns(sizes, 9)
     for n in range(1, 10):
-        share = equal_shares(sizes, n)
-        assert sum(share.values()) == n and all(share[s] <= sizes[s] for s in sizes)
+        assert share_turns(sizes, n) == turns[:n]
+        share = [turns[:n].count(s) for s in sizes]
+        assert sum(share) == n and all(k <= v for k, v in zip(share, sizes.values(), strict=True))
         # The most even split: the smallest largest share among all feasible splits.
         feasible = [
             c for c in itertools.product(*(range(v + 1) for v in sizes.values())) if sum(c) == n
         ]
-        assert max(share.values()) == min(max(c) for c in feasible)
+        assert max(share) == min(max(c) for c in feasible)
+
+
+@pytest.mark.parametrize("method", ["random", "fps", "cur", "msc", "stratified"])
+def test_the_first_frames_of_a_choice_are_the_methods_smaller_choice(pool, tmp_path, cli, method):
+    """Learning curves on a choice's first frames (compare --order chosen) rely on this."""
+    path, _, _ = pool
+    large = chosen(cli, path, tmp_path / "large.zarr", "-n", "6", "--method", method)
+    small = chosen(cli, path, tmp_path / "small.zarr", "-n", "3", "--method", method)
+    assert large["indices"][:3] == small["indices"]
+
+
+def test_energy_uniform_leads_with_spread_energies(pool, tmp_path, cli):
+    """Its first frames are not the lowest energies of the choice."""
+    path, _, group = pool
+    payload = chosen(cli, path, tmp_path / "c.zarr", "-n", "9", "--method", "energy-uniform")
+    assert len(set(group[payload["indices"][:3]])) >= 2
 
 
 @pytest.mark.parametrize(

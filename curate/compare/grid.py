@@ -6,7 +6,10 @@ first 20 frames, the first 40, …; with ``order="chosen"`` the pool keeps store
 subsets are the first frames a selection chose and only the initial weights and the validation
 split vary with the seed); a share of each subset stops training early (validation), the
 rest is fitted. Every model is tested on its own scheme's test split, on every other scheme's
-(the paper's cross-test), on their union, and on a common reference set when given. The grid of
+(the paper's cross-test), on their union (each distinct frame once), and on a common reference
+set when given, never on a frame it was fitted on: when schemes share frames (selections from
+one pool do), a test frame whose content uid is among a model's training or validation frames
+is left out of that model's scores. The grid of
 (scheme, target, size, seed) runs on Dask workers, sharing one copy of the graphs; each cell's
 predictions are cached under the output folder, keyed by everything that decides them, so a
 re-run or an extended grid trains only what is new.
@@ -55,6 +58,8 @@ class Plan:
     dropped: dict[str, int]  # scheme → frames without every target
     closed: dict[str, int]  # scheme → frames left out for a gap at most settings.min_band_gap
     family: ModelFamily  # what trains the cells and reads their predictions
+    uids: np.ndarray  # content uid of every frame of the store
+    val_fraction: float  # share of each training subset used for early stopping
     shuffled: bool = True  # False: training subsets are prefixes of each pool in store order
 
     @property
@@ -79,6 +84,11 @@ class Plan:
         val = np.random.default_rng([cell.seed, cell.size]).choice(chosen, n_val, replace=False)
         train = np.setdiff1d(chosen, val)
         return {"train": train, "val": np.sort(val), "test": self.tests[cell.scheme]}
+
+    def fitted_uids(self, cell: Cell) -> np.ndarray:
+        """Content uids of the frames a cell's model was fitted on (training and validation)."""
+        split = self.subset(cell, self.val_fraction)
+        return self.uids[np.concatenate([split["train"], split["val"]])]
 
 
 def grid_targets(settings: CompareSettings) -> tuple[str, ...]:
@@ -149,6 +159,8 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
         dropped,
         n_closed,
         settings.family,
+        store.uids(),
+        settings.val_fraction,
         shuffled=settings.order == "shuffled",
     )
 
@@ -200,7 +212,7 @@ def load_reference(path: Path, settings: CompareSettings, label_set: str) -> Ref
 
 
 def plan_fits(
-    grid: Plan, settings: CompareSettings, uids: np.ndarray, shared_uids: dict[str, np.ndarray]
+    grid: Plan, settings: CompareSettings, shared_uids: dict[str, np.ndarray]
 ) -> list[Fit]:
     """Every model of the grid: the family's models of each scheme, size and seed (one per
     target, or one for every target)."""
@@ -215,8 +227,8 @@ def plan_fits(
                     fitted = np.concatenate([split["train"], split["val"]])
                     cell_uids = {
                         **shared_uids,
-                        "train": uids[split["train"]],
-                        "val": uids[split["val"]],
+                        "train": grid.uids[split["train"]],
+                        "val": grid.uids[split["val"]],
                     }
                     truths = [grid.values[t][fitted] for t in model.trained_on]
                     key = cell_key(cell, grid.family.cache_description(config), cell_uids, truths)
@@ -245,12 +257,11 @@ def run_grid(
     cache_dir.mkdir(parents=True, exist_ok=True)
     with Store.open(store_path) as store:
         grid = plan(store, settings)
-        uids = store.uids()
         evaluate_on = grid.test_union
-        shared_uids = {"tests": uids[evaluate_on]}
+        shared_uids = {"tests": grid.uids[evaluate_on]}
         if reference is not None:
             shared_uids["reference"] = reference.uids
-        fits = plan_fits(grid, settings, uids, shared_uids)
+        fits = plan_fits(grid, settings, shared_uids)
         results: dict[Cell, dict[str, Any]] = {}
         todo = []
         for fit in fits:

@@ -302,7 +302,7 @@ def best_panels(
         size = max(r["size"] for r in mine)
         best = min((r for r in mine if r["size"] == size), key=lambda r: r["mae"])
         cell = Cell(scheme, target, size, best["seed"])
-        truth, pred = on_test_set(grid, reference, target, results[cell], test_set)
+        truth, pred = on_test_set(grid, reference, cell, results[cell], test_set)
         title = f"trained on {scheme} ({size} frames, seed {best['seed']}): MAE {best['mae']:.3g}"
         panels.append((scheme, truth, pred, title))
     return panels

@@ -66,7 +66,7 @@ def cell_rows(
             "seconds": outcome["seconds"],
         }
         scored = {
-            name: regression_metrics(*on_test_set(grid, reference, cell.target, outcome, name))
+            name: regression_metrics(*on_test_set(grid, reference, cell, outcome, name))
             for name in sets
             if name != REFERENCE or outcome["reference"] is not None
         }
@@ -76,20 +76,26 @@ def cell_rows(
 
 
 def on_test_set(
-    grid: Plan, reference: Reference | None, target: str, outcome: dict[str, Any], name: str
+    grid: Plan, reference: Reference | None, cell: Cell, outcome: dict[str, Any], name: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Truths and a cell's predictions on one test set (a scheme's split, the union, or the
-    reference set), frames without a value left out; vector targets (forces, stress) as their
-    components."""
+    """Truths and a cell's predictions on one test set (a scheme's split, the union with each
+    distinct frame once, or the reference set), without the frames the cell's model was fitted
+    on (schemes chosen from one pool share frames) or that have no value; vector targets
+    (forces, stress) as their components."""
+    fitted = grid.fitted_uids(cell)
     if name == REFERENCE:
-        truth = reference.values[target]
+        truth = reference.values[cell.target]
         pred = grid.family.rows(outcome["reference"], truth.shape[-1])
+        unseen = ~np.isin(reference.uids, fitted)
+        truth, pred = truth[unseen], pred[unseen]
     else:
         union = grid.test_union
-        idx = (
-            np.arange(len(union)) if name == COMBINED else np.searchsorted(union, grid.tests[name])
-        )
-        truth = grid.values[target][union][idx]
+        if name == COMBINED:
+            idx = np.sort(np.unique(grid.uids[union], return_index=True)[1])
+        else:
+            idx = np.searchsorted(union, grid.tests[name])
+        idx = idx[~np.isin(grid.uids[union[idx]], fitted)]
+        truth = grid.values[cell.target][union][idx]
         pred = grid.family.rows(outcome["tests"], truth.shape[-1])[idx]
     truth, pred = truth.ravel(), pred.ravel()
     ok = np.isfinite(truth)
@@ -113,7 +119,7 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "size": size,
             "test_set": test_set,
             "n_seeds": len(members),
-            "n_test": members[0]["n"],
+            "n_test": round(float(np.mean([m["n"] for m in members]))),
             "cost_calls": members[0]["cost_calls"],
             "cost_cpu_s": members[0]["cost_cpu_s"],
         }

@@ -6,12 +6,19 @@ learning curves of ``curate compare``.
 * ``cur``: CUR decomposition of the per-frame descriptor matrix (skmatter): the frames that carry
   the most of its leading singular directions;
 * ``kmeans``: k-means with N clusters of per-frame descriptors (scikit-learn), the member nearest
-  each centre;
+  each centre, the most populated clusters first;
 * ``msc``: QUESTS's minimum set cover on every atomic environment (its own implementation): the
   frame whose environments are least covered by those chosen and richest in entropy, in turn;
-* ``energy-uniform``: energies per atom spread evenly between the pool's lowest and highest;
+* ``energy-uniform``: energies per atom spread evenly between the pool's lowest and highest,
+  ordered farthest-point in energy (the lowest, the highest, then the middle of the widest gap);
 * ``uncertainty``: the frames a committee disagrees on most (largest per-atom force deviation);
-* ``stratified``: the same share of every value of a provenance column, random within each.
+* ``stratified``: the same share of every value of a provenance column, random within each,
+  the strata taking turns.
+
+Frames come in the order chosen, and a choice's first frames are a choice of their own: the first
+m of fps, cur, msc, uncertainty, random and stratified are what the method gives for m; those of
+kmeans and energy-uniform spread over the clusters and energies of the full choice. So learning
+curves on the first frames (``curate compare --order chosen``) score the method at every size.
 """
 
 from __future__ import annotations
@@ -87,8 +94,8 @@ def select_frames(store: Store, settings: SelectSettings, pool: Pool | None = No
 
 
 def _random(pool: Pool, settings: SelectSettings) -> Choice:
-    rng = np.random.default_rng(settings.seed)
-    return Choice(rng.choice(pool.store.n_frames, settings.n, replace=False))
+    order = np.random.default_rng(settings.seed).permutation(pool.store.n_frames)
+    return Choice(order[: settings.n])
 
 
 def _fps(pool: Pool, settings: SelectSettings) -> Choice:
@@ -124,11 +131,12 @@ def _kmeans(pool: Pool, settings: SelectSettings) -> Choice:
     if settings.n > distinct:
         raise InputError(f"kmeans cannot make {settings.n} clusters of {distinct} distinct frames")
     model = KMeans(n_clusters=settings.n, random_state=settings.seed, n_init="auto").fit(x)
+    population = np.bincount(model.labels_, minlength=settings.n)
     chosen = []
-    for k, centre in enumerate(model.cluster_centers_):
+    for k in np.argsort(-population, kind="stable"):
         members = np.flatnonzero(model.labels_ == k)
-        nearest = members[np.argmin(np.linalg.norm(x[members] - centre, axis=1))]
-        chosen.append(int(nearest))
+        centre = model.cluster_centers_[k]
+        chosen.append(int(members[np.argmin(np.linalg.norm(x[members] - centre, axis=1))]))
     return Choice(np.array(chosen), {"inertia": float(model.inertia_)})
 
 
@@ -174,7 +182,20 @@ def _energy_uniform(pool: Pool, settings: SelectSettings) -> Choice:
         k = int(np.argmin(gap))
         free[k] = False
         chosen.append(int(labelled[k]))
-    return Choice(np.array(chosen), {"label_set": name})
+    order = farthest_first(energy[chosen])
+    return Choice(np.array(chosen)[order], {"label_set": name})
+
+
+def farthest_first(values: np.ndarray) -> np.ndarray:
+    """Order of 1-D ``values``: the lowest, then each time the value farthest from those
+    already taken (ties to the first)."""
+    order = [int(np.argmin(values))]
+    gap = np.abs(values - values[order[0]])
+    for _ in range(len(values) - 1):
+        k = int(np.argmax(gap))
+        order.append(k)
+        gap = np.minimum(gap, np.abs(values - values[k]))
+    return np.array(order)
 
 
 def _uncertainty(pool: Pool, settings: SelectSettings) -> Choice:
@@ -199,20 +220,26 @@ def _stratified(pool: Pool, settings: SelectSettings) -> Choice:
     keys = [str(v) for v in values]
     strata = sorted(set(keys))
     members = {s: np.flatnonzero(np.array(keys) == s) for s in strata}
-    share = equal_shares({s: len(m) for s, m in members.items()}, settings.n)
+    turns = share_turns({s: len(m) for s, m in members.items()}, settings.n)
     rng = np.random.default_rng(settings.seed)
-    chosen = [rng.choice(members[s], share[s], replace=False) for s in strata]
-    return Choice(np.concatenate(chosen), {"by": settings.by, "per_stratum": share})
+    drawn = {s: iter(rng.permutation(members[s])) for s in strata}
+    chosen = [int(next(drawn[s])) for s in turns]
+    share = {s: turns.count(s) for s in strata}
+    return Choice(np.array(chosen), {"by": settings.by, "per_stratum": share})
 
 
-def equal_shares(sizes: dict[str, int], n: int) -> dict[str, int]:
-    """``n`` split as evenly as the strata's ``sizes`` allow: one at a time to the stratum with
-    the fewest so far that has frames left (ties to the first in order)."""
+def share_turns(sizes: dict[str, int], n: int) -> list[str]:
+    """``n`` frames handed out as evenly as the strata's ``sizes`` allow: one at a time to the
+    stratum with the fewest so far that has frames left (ties to the first in order); the
+    stratum of each in turn, so that every prefix is as even a split as it can be."""
     share = dict.fromkeys(sizes, 0)
+    turns = []
     for _ in range(n):
         open_ = [s for s in sizes if share[s] < sizes[s]]
-        share[min(open_, key=lambda s: share[s])] += 1
-    return share
+        turn = min(open_, key=lambda s: share[s])
+        share[turn] += 1
+        turns.append(turn)
+    return turns
 
 
 METHODS: dict[str, Callable[[Pool, SelectSettings], Choice]] = {
