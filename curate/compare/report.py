@@ -45,9 +45,7 @@ def learning_curves_figure(
                 std = np.array([p["mae_std"] for p in pts])
                 ax.plot(x, mean, "o-", color=colours[scheme], label=scheme, ms=4)
                 ax.fill_between(x, mean - std, mean + std, color=colours[scheme], alpha=0.2)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
+            _log_axes(ax, sorted({p["size"] for p in summary}) if axis == "size" else None)
             ax.set_xlabel("training frames" if axis == "size" else "oracle calls spent")
             ax.set_ylabel(f"MAE ({unit})")
             where = {OWN: "own test split", COMBINED: "all test splits"}.get(panel, panel)
@@ -55,6 +53,22 @@ def learning_curves_figure(
     axes[0, 0].legend(fontsize=8)
     save_figure(fig, path)
     return path
+
+
+def _log_axes(ax, xticks: list[int] | None) -> None:
+    """Log–log axes labelled with plain numbers: at 1, 2 and 5 per decade, or at ``xticks``
+    (the training sizes), so that labels never run into each other."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for axis, scale in ((ax.xaxis, ax.set_xscale), (ax.yaxis, ax.set_yscale)):
+        scale("log")
+        axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(NullFormatter())
+    if xticks:
+        ax.set_xticks(xticks, [str(t) for t in xticks])
+    ax.grid(True, which="both", alpha=0.3)
 
 
 def cross_test_figure(

@@ -40,11 +40,13 @@ from curate.store.lock import WriterLock
 FORMAT = "curate-atoms"
 VERSION = "1.1"
 """1.1: every chunk carries a CRC32C checksum. 1.0 stores (without) read and grow the same."""
-FRAME_CHUNK = 4096
-ATOM_CHUNK = 32768
-"""Rows per chunk (positions, forces: 768 KiB). A chunk read costs about 75 µs plus its
-decoding (docs/benchmarks.md): chunks this size keep whole-store reads near memory speed and a
-read at a random index to one small chunk per array."""
+FRAME_CHUNK, FRAME_SHARD = 1024, 16384
+ATOM_CHUNK, ATOM_SHARD = 8192, 262144
+"""Rows per chunk (the unit a read decodes and a checksum covers; positions, forces: 48 KiB) and
+per shard (the unit of a file: 64 chunks and their index, 3 MiB of positions). A frame at a
+random index costs one small chunk per array however large the store (two ranged reads: the
+shard's index and the chunk), a whole-store read one read per shard file, and a million frames
+a few thousand files (docs/benchmarks.md)."""
 LABEL_SET_KEY = "curate_label_set"
 
 # name: (dtype, trailing shape, fill value). Categorical columns hold int16 codes into the
@@ -141,13 +143,14 @@ def missing_parts(root: zarr.Group) -> list[str]:
 def _new_array(group: zarr.Group, name: str, spec: tuple, length: int, dim: str) -> zarr.Array:
     """A fresh array along ``dim``; it reads as its fill value until written."""
     dtype, trailing, fill = spec
-    chunk = FRAME_CHUNK if dim == "frame" else ATOM_CHUNK
+    chunk, shard = (FRAME_CHUNK, FRAME_SHARD) if dim == "frame" else (ATOM_CHUNK, ATOM_SHARD)
     float_atoms = dim == "atom" and np.dtype(dtype).kind == "f"
     return group.create_array(
         name,
         shape=(length, *trailing),
         dtype=dtype,
         chunks=(chunk, *trailing),
+        shards=(shard, *trailing),
         fill_value=fill,
         compressors=FLOAT_ATOM_CODECS if float_atoms else CHUNK_CODECS,
         dimension_names=[dim, *(f"{name}_{i}" for i in range(len(trailing)))],
@@ -253,6 +256,7 @@ class Store:
                 shape=(1,),
                 dtype="i8",
                 chunks=(FRAME_CHUNK,),
+                shards=(FRAME_SHARD,),
                 fill_value=0,
                 dimension_names=["frame_ptr"],
                 compressors=CHUNK_CODECS,
@@ -530,12 +534,14 @@ class Store:
         out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
         order = np.argsort(chunk_of, kind="stable")
         bounds = np.searchsorted(chunk_of[order], np.append(touched, touched[-1] + 1))
-        reader = self._reader(array)
-        for k, chunk in enumerate(touched):
-            picked = order[bounds[k] : bounds[k + 1]]
-            block = self._guarded(array, lambda c=int(chunk): reader.block(c))
-            out[picked] = block[rows[picked] - int(chunk) * size]
-        return out
+
+        def gather() -> np.ndarray:
+            for k, (chunk, block) in enumerate(self._reader(array).blocks(touched)):
+                picked = order[bounds[k] : bounds[k + 1]]
+                out[picked] = block[rows[picked] - chunk * size]
+            return out
+
+        return self._guarded(array, gather)
 
     def _rows(self, array: zarr.Array, idx: np.ndarray) -> np.ndarray:
         """Rows ``idx`` of a per-frame array (all of it in one read when all are asked for)."""
