@@ -13,7 +13,8 @@ are counted.
 
 Baseline: the same frames in an ASE database (SQLite, ``ase.db``) up to ``--ase-limit`` frames,
 written and read back into the same flat arrays (positions, numbers, cell, energy, forces,
-stress), once each in the same process.
+stress), once each in the same process, and the same random frames read as ``Atoms`` with their
+labels, one row lookup each.
 
     python benchmarks/store_scale.py --checkpoints 10000,100000,1000000 \\
         --out benchmarks/results/store_scale.json
@@ -133,6 +134,15 @@ def ase_db_read_arrays(path: Path, limit: int) -> int:
     return len(flat["positions"]) + len(flat["forces"])
 
 
+def ase_db_random_atoms(path: Path, picks: np.ndarray) -> int:
+    """The frames at ``picks`` as ``Atoms`` with their labels, one row lookup each."""
+    import ase.db
+
+    with ase.db.connect(path) as db:
+        frames = [db.get_atoms(id=int(p) + 1, add_additional_information=True) for p in picks]
+    return len(frames)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoints", default="10000,100000,1000000")
@@ -194,6 +204,8 @@ def main() -> None:
                     row["ase_db_read_arrays_us_per_frame"] = 1e6 * seconds / n
                     row["curate_read_all_arrays_us_per_frame"] = 1e6 * whole / n
                     row["ratio_read_arrays_vs_ase_db"] = seconds / whole
+                    lookups, _, _ = measured(lambda p=picks: ase_db_random_atoms(db_path, p))
+                    row["ase_db_random_atoms_us_per_frame"] = 1e6 * lookups / args.random
                     ase_rows.append(n)
                 print(row, flush=True)
                 rows.append(row)

@@ -16,6 +16,7 @@ from curate.compare.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_
 from curate.report.figures import draw_parity, pyplot, save_figure
 
 OWN = "own"
+PARITY_COLUMNS = 4
 """Each scheme's own test split, in figures and tables."""
 
 
@@ -109,12 +110,17 @@ def cross_test_figure(
 def parity_figure(
     panels: list[tuple[str, np.ndarray, np.ndarray, str]], target: str, unit: str, path: Path
 ) -> Path:
-    """Parity plots side by side: (scheme, truth, prediction, title) each."""
+    """Parity plots, up to :data:`PARITY_COLUMNS` in a row: (scheme, truth, prediction, title)
+    each."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), dpi=130, squeeze=False)
+    ncols = min(len(panels), PARITY_COLUMNS)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 4 * nrows), dpi=130, squeeze=False)
     label = f"{target} ({unit})"
-    for ax, (_, truth, pred, title) in zip(axes[0], panels, strict=True):
+    for ax, (_, truth, pred, title) in zip(axes.flat, panels, strict=False):
         draw_parity(ax, truth, pred, label, title)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
     save_figure(fig, path)
     return path
 

@@ -35,6 +35,7 @@ def save_figure(fig: Any, path: str | Path, dpi: float | None = None) -> Path:
 def draw_parity(ax: Any, truth: np.ndarray, pred: np.ndarray, label: str, title: str = "") -> Any:
     """Predicted against true values on ``ax``, points coloured by their local density
     (Gaussian KDE); returns the scatter for a colour bar."""
+    from matplotlib.ticker import MaxNLocator
     from scipy.stats import gaussian_kde
 
     colour = np.ones(len(truth))
@@ -48,7 +49,8 @@ def draw_parity(ax: Any, truth: np.ndarray, pred: np.ndarray, label: str, title:
     hi = float(max(truth.max(), pred.max())) if len(truth) else 1.0
     ax.plot([lo, hi], [lo, hi], color="0.4", lw=1, ls="--")
     ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(4))  # long tick labels of a square panel never touch
     ax.set_xlabel(f"true {label}")
     ax.set_ylabel(f"predicted {label}")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     return points
