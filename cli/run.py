@@ -12,7 +12,10 @@ from curate.cli.output import emit, stderr
 
 def command(
     recipe: Annotated[
-        str, typer.Argument(help="Recipe file, or a bundled recipe: quickstart or paper.")
+        str,
+        typer.Argument(
+            help="Recipe file, or a bundled recipe: quickstart, curation, bandgap or paper."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Campaign folder (created; run again to resume).")],
     workers: Annotated[

@@ -192,7 +192,7 @@ class Recipe(Settings):
 
 def find_recipe(name: str | Path) -> tuple[str, str, Path | None]:
     """``(label, YAML text, folder)`` of a recipe file, or of a bundled recipe by name
-    (``quickstart``, ``paper``; folder None)."""
+    (:data:`BUNDLED`; folder None)."""
     path = Path(name)
     if path.is_file():
         try:
