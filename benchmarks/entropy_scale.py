@@ -27,7 +27,7 @@ ATOMS_PER_FRAME = 40
 BANDWIDTH = 0.015
 THERMAL_SIGMA = 0.08
 CHECK_LIMIT = 10_000
-"""Up to this size the timed sums are checked against ``information()`` itself."""
+"""Up to this size the timed sums are checked against ``information()`` itself (to 1e-12)."""
 
 
 def environments(kind: str, n_environments: int) -> np.ndarray:
@@ -70,8 +70,10 @@ def measure(kind: str, n: int, with_quests: bool) -> dict:
     x, descriptors_s = timed(environments, kind, n)
     sums, curate_s = timed(self_kernel_sums, x, BANDWIDTH)  # what information() computes
     info = Information.from_kernel_sums(sums.p)
-    if n <= CHECK_LIMIT:
-        assert info == information(x, BANDWIDTH)
+    if n <= CHECK_LIMIT:  # the same sums; threads may add blocks in another order
+        again = information(x, BANDWIDTH)
+        assert np.isclose(info.entropy, again.entropy, rtol=1e-12, atol=0), (info, again)
+        assert np.isclose(info.diversity, again.diversity, rtol=1e-12, atol=0), (info, again)
     row = {
         "kind": kind,
         "n_environments": len(x),
