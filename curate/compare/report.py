@@ -16,8 +16,9 @@ from curate.compare.scores import DIVERSITY_METRICS, curve, on_test_set, scalar_
 from curate.report.figures import draw_parity, pyplot, save_figure
 
 OWN = "own"
-PARITY_COLUMNS = 4
 """Each scheme's own test split, in figures and tables."""
+PARITY_COLUMNS = 4
+"""Parity plots per row of a figure."""
 
 
 def _colours(schemes: list[str]) -> dict[str, Any]:

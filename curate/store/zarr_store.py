@@ -532,14 +532,12 @@ class Store:
         out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
         order = np.argsort(chunk_of, kind="stable")
         bounds = np.searchsorted(chunk_of[order], np.append(touched, touched[-1] + 1))
-
-        def gather() -> np.ndarray:
-            for k, (chunk, block) in enumerate(self._reader(array).blocks(touched)):
-                picked = order[bounds[k] : bounds[k + 1]]
-                out[picked] = block[rows[picked] - chunk * size]
-            return out
-
-        return self._guarded(array, gather)
+        reader = self._reader(array)
+        for k, chunk in enumerate(touched):
+            picked = order[bounds[k] : bounds[k + 1]]
+            block = self._guarded(array, lambda c=int(chunk): reader.block(c))
+            out[picked] = block[rows[picked] - int(chunk) * size]
+        return out
 
     def _rows(self, array: zarr.Array, idx: np.ndarray) -> np.ndarray:
         """Rows ``idx`` of a per-frame array (all of it in one read when all are asked for)."""
