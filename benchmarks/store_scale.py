@@ -8,8 +8,10 @@ At every checkpoint (``--checkpoints``, frames in the store) the last batch's ap
 the mean over all batches since the previous checkpoint), then reads of one batch of frames as
 arrays (``Store.arrays`` + ``Store.labels``) and as ``Atoms``, and of ``--random`` frames at
 random indices, are timed, each with its peak resident memory
-(``VmHWM`` after resetting it, less the resident memory before the call; Linux). Files on disk
-are counted.
+(``VmHWM`` after resetting it, less the resident memory before the call; Linux). Random picks
+share chunks while the store is small; the worst case, frames that each sit in a chunk of their
+own (one random frame in each of up to ``--random`` distinct frame chunks, repeated until at
+least 100 frames are read), is timed beside them. Files on disk are counted.
 
 Baseline: the same frames in an ASE database (SQLite, ``ase.db``) up to ``--ase-limit`` frames,
 written and read back into the same flat arrays (positions, numbers, cell, energy, forces,
@@ -106,6 +108,14 @@ def read_batch_arrays(store, start: int, batch: int) -> int:
     return len(data.positions) + len(labels["forces"])
 
 
+def sparse_picks(store, n: int, most: int, seed: int) -> np.ndarray:
+    """One random frame in each of up to ``most`` distinct frame chunks, sorted."""
+    size = store._node("frames/uid").chunks[0]
+    rng = np.random.default_rng([n, seed])
+    chunks = rng.choice(-(-n // size), min(most, -(-n // size)), replace=False)
+    return np.sort(np.minimum(chunks * size + rng.integers(0, size, len(chunks)), n - 1))
+
+
 def ase_db_rows(path: Path, frames, values) -> None:
     import ase.db
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -179,6 +189,10 @@ def main() -> None:
                 )
                 picks = np.random.default_rng(n).choice(n, args.random, replace=False)
                 randomly = measured(lambda p=picks: store.atoms(p, "synthetic"))
+                first = sparse_picks(store, n, args.random, 0)
+                rounds = range(1, -(-100 // len(first)))
+                alone = [first, *(sparse_picks(store, n, args.random, r) for r in rounds)]
+                sparse = [measured(lambda p=p: store.atoms(p, "synthetic")) for p in alone]
                 row = {
                     "frames": n,
                     "atoms": store.n_atoms,
@@ -191,6 +205,10 @@ def main() -> None:
                     "read_atoms_peak_mib": as_atoms[1],
                     "random_atoms_us_per_frame": 1e6 * randomly[0] / args.random,
                     "random_atoms_peak_mib": randomly[1],
+                    "random_own_chunk_us_per_frame": 1e6
+                    * sum(m[0] for m in sparse)
+                    / sum(len(p) for p in alone),
+                    "random_own_chunk_frames": sum(len(p) for p in alone),
                     "process_rss_mib": status_mib("VmRSS"),
                     "files": file_count(root / "scale.zarr"),
                     "disk_mib": sum(
