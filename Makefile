@@ -72,6 +72,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_throughput.py --out benchmarks/results/train_throughput.json
 	$(BIN)/python benchmarks/diversity_entropy.py --out benchmarks/results/diversity_entropy.json
 	$(BIN)/python benchmarks/active_iteration.py --out benchmarks/results/active_iteration.json
+	$(BIN)/python benchmarks/store_scale.py --out benchmarks/results/store_scale.json
+	$(BIN)/python benchmarks/entropy_scale.py --out benchmarks/results/entropy_scale.json
 
 # docs/cli.md is generated from the commands' own help (a test checks it is current).
 docs: $(STAMP)
