@@ -3,6 +3,7 @@ package is an InputError that names what to install."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import warnings
@@ -149,5 +150,9 @@ def cached_calculator(spec: CalculatorSpec, reset: bool = False) -> Calculator:
 
 
 def forget_calculator(spec: CalculatorSpec) -> None:
-    """Drop this process's live calculator of ``spec`` (a failed one may keep a broken state)."""
-    _CACHE.pop(spec.canonical(), None)
+    """Drop this process's live calculator of ``spec`` (a failed one may keep a broken state),
+    closing what it holds open (CP2K's shell, which would otherwise go on polling a core)."""
+    calc = _CACHE.pop(spec.canonical(), None)
+    if calc is not None and callable(close := getattr(calc, "close", None)):
+        with contextlib.suppress(Exception):  # a broken one is dropped even if it cannot close
+            close()
