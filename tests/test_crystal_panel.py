@@ -55,6 +55,7 @@ class Crystal:
     space_group: str
     stable: bool
     hot: float = 300.0  # K of the renormalised-against-MD check
+    md_frames: int = 120  # of that MD run, 40 fs apart
 
 
 def perovskite() -> Atoms:
@@ -84,7 +85,8 @@ PANEL = [
     Crystal("MgO", bulk("MgO", "rocksalt", a=4.21, cubic=True), 2, "chgnet", "Fm-3m (225)", True),
     Crystal("Cu", bulk("Cu", "fcc", a=3.61, cubic=True), 3, "emt", "Fm-3m (225)", True),
     # Cubic only above its tilt transitions (403 K in experiment): checked where MD stays cubic.
-    Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False, hot=600.0),
+    # Its tilts take about 16 ps of MD to average towards the cubic structure.
+    Crystal("CsPbBr3", perovskite(), 2, "chgnet", "Pm-3m (221)", False, hot=600.0, md_frames=400),
     Crystal("LiNbO3", lithium_niobate(), 1, "chgnet", "R3c (161)", True),
 ]
 
@@ -208,10 +210,12 @@ def test_crystal_through_every_sampler(case, tmp_path, cli):
         if abs(record["curvature_at_50K_amplitude"] - 1) < 0.05:  # harmonic at that amplitude
             within(cold_msd, harmonic_50K, 0.10, misses)
     hot = {**common, "temperature": case.hot}
+    # Every draw kept, as above: the contact rule cuts the Gaussian's tails (it turned down 65 %
+    # of CsPbBr3's draws at 600 K), which is a choice of the sampler, not of the force constants.
     renormalized_frames = draw(
-        "phonon", 300, imaginary="renormalize", statistics="classical", **hot
+        "phonon", 300, imaginary="renormalize", statistics="classical", contact_fraction=0.0, **hot
     )
-    md = run_md(reference, spec, case.hot, 120, 10, 300, 4.0, seed=7)
+    md = run_md(reference, spec, case.hot, case.md_frames, 10, 300, 4.0, seed=7)
     record["hot_temperature"] = case.hot
     record["renormalized_vs_md_rms_hot"] = within(
         rms(species_msd(renormalized_frames, reference)),
@@ -226,8 +230,9 @@ def test_crystal_through_every_sampler(case, tmp_path, cli):
         s: harmonic_rms[s] / record["md_rms_hot"][s] for s in harmonic_rms
     }  # measured, not asserted: how far the harmonic set is from the calculator's own MD
 
+    kept_apart = draw("phonon", 50, imaginary="renormalize", statistics="classical", **hot)
     too_close = ContactCheck(reference, 0.8)
-    for frames in (harmonic_frames, renormalized_frames):
+    for frames in (harmonic_frames, kept_apart):
         assert not any(too_close(f.positions - reference.positions) for f in frames)
     draw("random", 20)
     draw("aimd", 4, calculator=case.calculator, temperature=[300.0], equilibration=40, stride=5)
