@@ -108,12 +108,15 @@ def read_batch_arrays(store, start: int, batch: int) -> int:
     return len(data.positions) + len(labels["forces"])
 
 
-def sparse_picks(store, n: int, most: int, seed: int) -> np.ndarray:
+def sparse_picks(n: int, most: int, seed: int) -> np.ndarray:
     """One random frame in each of up to ``most`` distinct frame chunks, sorted."""
-    size = store._node("frames/uid").chunks[0]
+    from curate.store.zarr_store import FRAME_CHUNK
+
     rng = np.random.default_rng([n, seed])
-    chunks = rng.choice(-(-n // size), min(most, -(-n // size)), replace=False)
-    return np.sort(np.minimum(chunks * size + rng.integers(0, size, len(chunks)), n - 1))
+    chunks = rng.choice(-(-n // FRAME_CHUNK), min(most, -(-n // FRAME_CHUNK)), replace=False)
+    return np.sort(
+        np.minimum(chunks * FRAME_CHUNK + rng.integers(0, FRAME_CHUNK, len(chunks)), n - 1)
+    )
 
 
 def ase_db_rows(path: Path, frames, values) -> None:
@@ -189,9 +192,8 @@ def main() -> None:
                 )
                 picks = np.random.default_rng(n).choice(n, args.random, replace=False)
                 randomly = measured(lambda p=picks: store.atoms(p, "synthetic"))
-                first = sparse_picks(store, n, args.random, 0)
-                rounds = range(1, -(-100 // len(first)))
-                alone = [first, *(sparse_picks(store, n, args.random, r) for r in rounds)]
+                first = sparse_picks(n, args.random, 0)
+                alone = [sparse_picks(n, args.random, r) for r in range(-(-100 // len(first)))]
                 sparse = [measured(lambda p=p: store.atoms(p, "synthetic")) for p in alone]
                 row = {
                     "frames": n,
