@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -46,9 +45,8 @@ def test_labels_match_what_cp2k_psmp_prints_for_the_same_input(cell):
     assert set(labels) == {"energy", "forces", "stress", "band_gap", "vbm", "cbm"}
     assert labels["cbm"] - labels["vbm"] == pytest.approx(labels["band_gap"], abs=1e-9)
     assert np.abs(labels["forces"].sum(axis=0)).max() < 1e-3  # momentum conserved
-    folder = os.path.dirname(calc.label)
     printed = subprocess.run(
-        ["cp2k.psmp", "-i", calc.label + ".inp"], cwd=folder, capture_output=True, text=True
+        ["cp2k.psmp", "-i", "cp2k.inp"], cwd=calc.folder, capture_output=True, text=True
     ).stdout
     forget_calculator(spec)
     gap = float(re.findall(r"MO\| Band gap:\s+\S+ a\.u\.\s+(\S+) eV", printed)[-1])
@@ -64,7 +62,13 @@ def shells() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True) if p.name() == "cp2k_shell"}
 
 
-def test_an_scf_that_does_not_converge_is_a_physics_failure_with_cp2ks_message(cell):
+def test_an_scf_that_does_not_converge_is_a_physics_failure_with_cp2ks_message(
+    cell, tmp_path, monkeypatch
+):
+    import tempfile
+
+    # Scratch folders under a deep path (CP2K takes no input string over 80 characters)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     spec = parse_spec("cp2k", {**FAST, "max_scf": 2})
     before = shells()
     results = label_frames(spec, [(0, cell), (1, cell)])
@@ -73,6 +77,7 @@ def test_an_scf_that_does_not_converge_is_a_physics_failure_with_cp2ks_message(c
     assert len(shells() - before) <= 1
     forget_calculator(spec)
     assert shells() == before
+    assert not list(tmp_path.glob("curate-cp2k-*"))  # closed calculators leave no scratch
     for result in results:
         assert result.status is Status.FAILED_PHYSICS
         assert "SCF run NOT converged in 2 steps" in result.error

@@ -13,6 +13,8 @@ failure and no label of it is kept.
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from curate.core.errors import CurateError
 from curate.core.settings import Settings
 
 SHELL = "cp2k_shell"
+PROJECT = "cp2k"
+"""CP2K's project name: its input and output files in the scratch folder."""
 """The CP2K executable curate drives (Debian's ``cp2k`` package puts it on PATH)."""
 
 
@@ -138,10 +142,12 @@ class Cp2kCalculator(CP2K):
     def __init__(self, settings: Cp2kSettings | None = None, **kwargs) -> None:
         self.settings = settings or Cp2kSettings()
         s = self.settings
-        folder = Path(tempfile.mkdtemp(prefix="curate-cp2k-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="curate-cp2k-"))
+        # The shell runs in the scratch folder and names its files relative to it: CP2K refuses
+        # input strings longer than 80 characters, which a deep TMPDIR's paths exceed.
         super().__init__(
-            command=SHELL,
-            label=str(folder / "cp2k"),
+            command=f"cd {shlex.quote(str(self.folder))} && exec {SHELL}",
+            label=PROJECT,
             xc=s.xc,
             basis_set=s.basis,
             basis_set_file=s.basis_file,
@@ -158,9 +164,15 @@ class Cp2kCalculator(CP2K):
 
     @property
     def output_path(self) -> Path:
-        return Path(f"{self.label}.out")
+        return self.folder / f"{PROJECT}.out"
+
+    def close(self) -> None:
+        """Stop the CP2K shell and remove the scratch folder (made again if used after)."""
+        super().close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def calculate(self, atoms=None, properties=None, system_changes=all_changes) -> None:
+        self.folder.mkdir(exist_ok=True)
         path = self.output_path
         offset = path.stat().st_size if path.exists() else 0
         self.orbitals = None

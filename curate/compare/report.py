@@ -19,6 +19,12 @@ OWN = "own"
 """Each scheme's own test split, in figures and tables."""
 PARITY_COLUMNS = 4
 """Parity plots per row of a figure."""
+COST_AXES = {
+    "size": "training frames",
+    "cost_calls": "oracle calls spent",
+    "cost_cpu_s": "oracle CPU-seconds spent",
+}
+"""The x axes of the learning curves, one row each."""
 
 
 def _colours(schemes: list[str]) -> dict[str, Any]:
@@ -30,25 +36,29 @@ def _colours(schemes: list[str]) -> dict[str, Any]:
 def learning_curves_figure(
     summary: list[dict], target: str, unit: str, schemes: list[str], panels: list[str], path: Path
 ) -> Path:
-    """MAE (mean ± std over seeds, in ``unit``) against training size (top) and oracle calls
-    (bottom), one column per test set."""
+    """MAE (mean ± std over seeds, in ``unit``) against training size (top), oracle calls
+    (middle) and oracle CPU-seconds (bottom), one column per test set."""
     plt = pyplot()
     colours = _colours(schemes)
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 7), dpi=130, squeeze=False)
+    rows = len(COST_AXES)
+    fig, axes = plt.subplots(
+        rows, len(panels), figsize=(4.2 * len(panels), 3.5 * rows), dpi=130, squeeze=False
+    )
     for col, panel in enumerate(panels):
-        for row, axis in enumerate(("size", "cost_calls")):
+        for row, (axis, xlabel) in enumerate(COST_AXES.items()):
             ax = axes[row, col]
             for scheme in schemes:
                 pts = curve(summary, target, scheme, scheme if panel == OWN else panel)
                 if not pts:
                     continue
+                pts = [p for p in pts if p[axis] > 0]  # a log axis has no place for zero cost
                 x = np.array([p[axis] for p in pts], dtype=float)
                 mean = np.array([p["mae_mean"] for p in pts])
                 std = np.array([p["mae_std"] for p in pts])
                 ax.plot(x, mean, "o-", color=colours[scheme], label=scheme, ms=4)
                 ax.fill_between(x, mean - std, mean + std, color=colours[scheme], alpha=0.2)
             _log_axes(ax, sorted({p["size"] for p in summary}) if axis == "size" else None)
-            ax.set_xlabel("training frames" if axis == "size" else "oracle calls spent")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(f"MAE ({unit})")
             where = {OWN: "own test split", COMBINED: "all test splits"}.get(panel, panel)
             ax.set_title(f"{target}: tested on {where}", fontsize=9)
