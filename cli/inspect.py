@@ -24,9 +24,10 @@ def command(
     plot: Annotated[Path | None, typer.Option(help="Write PNG figures into this folder.")] = None,
     json_: Json = False,
 ) -> None:
-    """Displacements (vs phonopy's analytic values), close contacts, pair distances, energy and
-    pressure of each group, against a reference store."""
-    from curate.metrics.inspection import inspect_store, plot_reports
+    """Displacements (vs phonopy's analytic values), close contacts, pair distances, energy,
+    pressure and band gaps (with the share of closed gaps) of each group, against a reference
+    store."""
+    from curate.metrics.inspection import CLOSED_GAP, inspect_store, plot_reports
 
     reports = inspect_store(store, by, label_set, reference)
     payload = {"store": str(store), "by": by, "groups": {r.name: r.summary for r in reports}}
@@ -38,6 +39,7 @@ def command(
         from rich.table import Table
 
         species = list(reports[0].summary["rms"])
+        gaps = any("band_gap" in r.summary for r in reports)
         table = Table(
             "group",
             "frames",
@@ -48,11 +50,18 @@ def command(
             "σ E/atom",
             "P (GPa)",
             "ΔE vs ref",
+            *(("gap (eV)", f"gap ≤ {CLOSED_GAP:g}") if gaps else ()),
         )
         for r in reports:
             s = r.summary
             labels = s.get("labels", {})
             versus = s.get("versus_reference", {})
+            gap = s.get("band_gap")
+            gap_cells = (
+                (f"{gap['mean']:.3f} ± {gap['std']:.3f}", f"{gap['closed_fraction']:.0%}")
+                if gap
+                else ("-", "-")
+            )
             table.add_row(
                 r.name,
                 str(s["n_frames"]),
@@ -63,6 +72,7 @@ def command(
                 f"{labels['energy_per_atom_std']:.4f}" if labels else "-",
                 f"{labels['pressure_mean']:.2f}" if "pressure_mean" in labels else "-",
                 f"{versus['energy_offset']:+.4f}" if "energy_offset" in versus else "-",
+                *(gap_cells if gaps else ()),
             )
         console.print(table)
 

@@ -42,7 +42,7 @@ def run(
     """Sample, label and inspect every variant against the MD store ``md``."""
     from curate.calculators import parse_spec
     from curate.labelling.run import label_store
-    from curate.metrics.inspection import energy_histogram, inspect_store, reference_report
+    from curate.metrics.inspection import histogram, inspect_store, reference_report
     from curate.samplers.batch import sample_into_store
     from curate.samplers.settings import SampleSettings
     from curate.store import Store
@@ -77,7 +77,7 @@ def run(
     }
     (out / "variants.json").write_text(json.dumps(results, indent=2))
     energies["MD"] = reference.energy_per_atom
-    energy_histogram(energies, out / "energy_per_atom.png", shaded="MD")
+    histogram(energies, out / "energy_per_atom.png", shaded="MD")
     return results
 
 

@@ -100,3 +100,33 @@ def test_inspect_refuses_bad_input(cli, tmp_path, random_store):
     assert result.exit_code == 2 and "no label set 'dft'" in result.stderr
     result = cli("inspect", tmp_path / "missing.zarr")
     assert result.exit_code == 2 and "no store" in result.stderr
+
+
+def test_inspect_gives_band_gaps_and_the_share_of_closed_ones(cli, tmp_path, cu3au_file):
+    """Gaps of ok frames only; a gap at most 0.1 eV is closed; a frame without one is left out."""
+    from curate.calculators.backends import build_calculator
+    from curate.core.labels import LabelResult, Status
+    from curate.store import Store
+
+    store = tmp_path / "S.zarr"
+    common = ["--system", cu3au_file, "--supercell", "2", "--out", store, "--amplitude", "0.1"]
+    assert cli.json("sample", *common, "--scheme", "random", "-n", "6", "--seed", "1")
+    gaps = [0.05, 0.1, 0.3, 0.55, np.nan, 2.0]  # frame 4 has no gap; frame 5 failed
+    with Store.open(store, "a") as opened:
+        frames = opened.atoms()
+        opened.create_label_set("dft", "emt", ["energy", "band_gap"])
+        results = []
+        for i, (atoms, gap) in enumerate(zip(frames, gaps, strict=True)):
+            atoms.calc = build_calculator(parse_spec("emt"))
+            values = {"energy": atoms.get_potential_energy()}
+            values |= {} if np.isnan(gap) else {"band_gap": gap}
+            status = Status.FAILED_PHYSICS if i == 5 else Status.OK
+            results.append(LabelResult(i, status, values if i != 5 else {}, "SCF"))
+        opened.write_labels("dft", results)
+    report = cli.json("inspect", store, "--label-set", "dft", "--plot", tmp_path / "figs")
+    gap = report["groups"]["random"]["band_gap"]
+    assert gap["n"] == 4 and gap["closed_fraction"] == 0.5
+    assert gap["mean"] == pytest.approx(np.mean(gaps[:4])) and gap["max"] == 0.55
+    assert any(p.endswith("band_gap.png") for p in report["figures"])
+    versus = cli.json("inspect", store, "--label-set", "dft", "--reference", store)["groups"]
+    assert versus["random"]["versus_reference"]["band_gap_offset"] == pytest.approx(0.0)

@@ -3,7 +3,8 @@
 Per group (scheme or system): per-species mean-square displacement from the reference structure
 (against phonopy's analytic value for phonon frames whose force constants are cached), shortest
 interatomic distances, per-pair distance distributions and, once labelled, energy per atom and
-pressure — all against an optional reference store (MD at the same temperature and calculator).
+pressure, and band gaps where the calculator gives them (their spread and the share of closed
+gaps) — all against an optional reference store (MD at the same temperature and calculator).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from curate.store import Store
 
 CLOSE_CONTACTS = (1.5, 2.0)
 """Å: the report gives the share of frames with a pair closer than each."""
+CLOSED_GAP = 0.1
+"""eV: a band gap at most this counts as closed (the paper left such frames out)."""
 
 
 @dataclass
@@ -41,6 +44,7 @@ class GroupReport:
     energy_per_atom: np.ndarray
     pair_centres: np.ndarray
     pairs: dict[str, np.ndarray] = field(default_factory=dict)
+    band_gap: np.ndarray = field(default_factory=lambda: np.array([]))
 
 
 def _label_set(store: Store, label_set: str | None) -> str | None:
@@ -99,7 +103,7 @@ def group_report(
     }
     if provenance[0].scheme == "phonon" and len(temperatures) == 1:
         summary |= _phonopy_reference(provenance[0], reference, msd)
-    energy = np.array([])
+    energy = gaps = np.array([])
     if label_set is not None:
         labels = store.labels(label_set, indices)
         ok = labels.status == Status.OK
@@ -110,7 +114,24 @@ def group_report(
                 labels["energy"][ok], stress[ok] if stress is not None else None, n_atoms
             )
             energy = labels["energy"][ok] / n_atoms
-    return GroupReport(name, summary, shortest, energy, pairs.centres, pairs.distributions)
+        if "band_gap" in labels.values:
+            gaps = labels["band_gap"][ok]
+            gaps = gaps[np.isfinite(gaps)]
+        if len(gaps):
+            summary["band_gap"] = gap_summary(gaps)
+    return GroupReport(name, summary, shortest, energy, pairs.centres, pairs.distributions, gaps)
+
+
+def gap_summary(gaps: np.ndarray) -> dict[str, float]:
+    """Band gaps (eV) of a group: mean, spread, range and the share at most ``CLOSED_GAP``."""
+    return {
+        "n": len(gaps),
+        "mean": float(gaps.mean()),
+        "std": float(gaps.std()),
+        "min": float(gaps.min()),
+        "max": float(gaps.max()),
+        "closed_fraction": float((gaps <= CLOSED_GAP).mean()),
+    }
 
 
 def reference_report(path: Path, label_set: str | None = None) -> GroupReport:
@@ -145,27 +166,43 @@ def inspect_store(
     ref = (
         reference if isinstance(reference, GroupReport) else reference_report(reference, label_set)
     )
-    ref_numbers = {"msd": ref.summary["msd"], **ref.summary.get("labels", {})}
+    ref_numbers = _numbers(ref.summary)
     for report in reports:
-        numbers = {"msd": report.summary["msd"], **report.summary.get("labels", {})}
-        report.summary["versus_reference"] = against(numbers, ref_numbers)
+        report.summary["versus_reference"] = against(_numbers(report.summary), ref_numbers)
     return [*reports, ref]
 
 
-def energy_histogram(series: dict[str, np.ndarray], path: Path, shaded: str | None = None) -> Path:
-    """Energy-per-atom histograms (density) of named sets on shared bins, as PNG; the set named
-    ``shaded`` (a reference) drawn filled in grey."""
+def _numbers(summary: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a group's summary :func:`against` compares."""
+    gap = summary.get("band_gap", {})
+    gaps = {f"band_gap_{k}": gap[k] for k in ("mean", "std") if k in gap}
+    return {"msd": summary["msd"], **summary.get("labels", {}), **gaps}
+
+
+def histogram(
+    series: dict[str, np.ndarray],
+    path: Path,
+    xlabel: str = "energy per atom (eV)",
+    shaded: str | None = None,
+    line: tuple[float, str] | None = None,
+    bins: int = 50,
+) -> Path:
+    """Histograms (density) of named sets on ``bins`` shared bins, as PNG; the set named
+    ``shaded`` (a reference) drawn filled in grey; ``line``: a dashed vertical line and its
+    legend entry."""
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     values = np.concatenate(list(series.values()))
-    bins = np.linspace(values.min(), values.max(), 50)
-    for name, energies in series.items():
+    edges = np.linspace(values.min(), values.max(), bins)
+    for name, x in series.items():
         if name == shaded:
-            ax.hist(energies, bins, density=True, color="k", alpha=0.25, label=name)
+            ax.hist(x, edges, density=True, color="k", alpha=0.25, label=name)
         else:
-            ax.hist(energies, bins, density=True, histtype="step", lw=1.5, label=name)
-    ax.set(xlabel="energy per atom (eV)", ylabel="density")
+            ax.hist(x, edges, density=True, histtype="step", lw=1.5, label=name)
+    if line is not None:
+        ax.axvline(line[0], color="grey", ls="--", lw=1, label=line[1])
+    ax.set(xlabel=xlabel, ylabel="density")
     ax.legend(fontsize=8)
     save_figure(fig, path, dpi=130)
     return path
@@ -185,7 +222,11 @@ def plot_reports(reports: list[GroupReport], out: Path) -> list[Path]:
 
     labelled = {r.name: r.energy_per_atom for r in reports if len(r.energy_per_atom)}
     if labelled:
-        written.append(energy_histogram(labelled, out / "energy_per_atom.png"))
+        written.append(histogram(labelled, out / "energy_per_atom.png"))
+    gaps = {r.name: r.band_gap for r in reports if len(r.band_gap)}
+    if gaps:
+        closed = (CLOSED_GAP, f"closed: ≤ {CLOSED_GAP:g} eV")
+        written.append(histogram(gaps, out / "band_gap.png", "band gap (eV)", line=closed, bins=25))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(0, 4, 81)

@@ -110,7 +110,8 @@ def thermal_summary(
 
 def against(summary: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
     """Offsets of a summary from a reference one: energy offset (eV/atom), width ratio,
-    pressure offset (GPa), and per-species RMS-displacement ratios where both have them."""
+    pressure offset (GPa), band-gap offset (eV) and width ratio, and per-species
+    RMS-displacement ratios where both have them."""
     out = {}
     if "energy_per_atom_mean" in summary and "energy_per_atom_mean" in reference:
         out["energy_offset"] = summary["energy_per_atom_mean"] - reference["energy_per_atom_mean"]
@@ -119,6 +120,9 @@ def against(summary: dict[str, float], reference: dict[str, float]) -> dict[str,
         )
     if "pressure_mean" in summary and "pressure_mean" in reference:
         out["pressure_offset"] = summary["pressure_mean"] - reference["pressure_mean"]
+    if "band_gap_mean" in summary and "band_gap_mean" in reference:
+        out["band_gap_offset"] = summary["band_gap_mean"] - reference["band_gap_mean"]
+        out["band_gap_width_ratio"] = summary["band_gap_std"] / reference["band_gap_std"]
     for species, msd in summary.get("msd", {}).items():
         if species in reference.get("msd", {}):
             out[f"rms_ratio_{species}"] = float(np.sqrt(msd / reference["msd"][species]))
