@@ -6,10 +6,11 @@ phonopy's own thermal displacements per species (5 %). For stable crystals, forc
 renormalised at 50 K give the ⟨u²⟩ of an independent 50 K MD run, and the harmonic ones where the
 calculator itself is harmonic there (10 %): every species' force constants along x, y and z at
 its own 50 K amplitude within 5 % of those at 0.01 Å (CHGNet's on Si fall by 15 % from 0.01 to
-0.03 Å; on LiNbO3's Li they rise by 9 % along x at 0.058 Å). At 300 K (600 K for cubic CsPbBr3: the real crystal is
-cubic only above 403 K, and at 300 K the renormalised set misses CHGNet's MD by up to 14 %,
-docs/sampling.md), renormalised frames give the per-species RMS displacement of an independent
-MD run (10 %); the record keeps how far the MD's mean structure moved from the reference. No
+0.03 Å; on LiNbO3's Li they rise by 9 % along x at 0.058 Å). At 300 K (600 K for cubic
+CsPbBr3: the real crystal is cubic only above 403 K, and at 300 K the renormalised set misses
+CHGNet's MD by up to 14 %, docs/sampling.md), renormalised frames give the per-species RMS
+displacement of an independent MD run (10 %); the record keeps how far the MD's mean structure
+moved from the reference. No
 sampler brings atoms into contact, and ``curate inspect`` reads every scheme. With
 ``CURATE_PANEL_OUT`` set, each crystal's measurements are written there as JSON (the table in
 docs/sampling.md).
