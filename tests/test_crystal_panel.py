@@ -10,10 +10,9 @@ its own 50 K amplitude within 5 % of those at 0.01 Å (CHGNet's on Si fall by 15
 CsPbBr3: the real crystal is cubic only above 403 K, and at 300 K the renormalised set misses
 CHGNet's MD by up to 14 %, docs/sampling.md), renormalised frames give the per-species RMS
 displacement of an independent MD run (10 %); the record keeps how far the MD's mean structure
-moved from the reference. No
-sampler brings atoms into contact, and ``curate inspect`` reads every scheme. With
-``CURATE_PANEL_OUT`` set, each crystal's measurements are written there as JSON (the table in
-docs/sampling.md).
+moved from the reference. No sampler brings atoms into contact, and ``curate inspect`` reads
+every scheme. With ``CURATE_PANEL_OUT`` set, each crystal's measurements are written there as
+JSON (the table in docs/sampling.md).
 """
 
 from __future__ import annotations
