@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from ase.calculators.emt import EMT
@@ -41,3 +43,20 @@ class NonFiniteEMT(EMT):
         super().calculate(atoms, properties, system_changes)
         if self.broken in self.results:
             self.results[self.broken] = self.results[self.broken] * 0 + self.value
+
+
+class ChildProcessEMT(EMT):
+    """EMT that first keeps a child process busy for ``busy`` CPU-seconds, as an oracle that
+    computes in a shell process of its own (CP2K's) does."""
+
+    def __init__(self, busy: float = 0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.busy = busy
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+        burn = (
+            "import time\nt = time.process_time()\n"
+            f"while time.process_time() - t < {self.busy}: pass"
+        )
+        subprocess.run([sys.executable, "-c", burn], check=True)
+        super().calculate(atoms, properties, system_changes)

@@ -104,5 +104,7 @@ def test_curate_label_with_cp2k_labels_a_store_and_resumes(cli, tmp_path):
     assert (first["submitted"], first["ok"], first["failed"]) == (2, 2, 0)
     labels = Store.open(store).labels("cp2k")
     assert np.all(labels["band_gap"] > 0) and np.all(labels.wall_s > 0)
+    # CP2K computes in its shell, a child of the worker, on one thread: its CPU time is the cost
+    assert np.all(labels.cpu_s > 0.5 * labels.wall_s)
     again = cli.json(*label, "--workers", "1")
     assert (again["submitted"], again["skipped"]) == (0, 2)

@@ -314,3 +314,15 @@ def test_a_non_finite_label_is_never_ok(cli, copper_store, monkeypatch, broken, 
     labels = store.labels("nonfiniteemt")
     assert (labels.status == Status.FAILED_PHYSICS).all()
     assert all(f"non-finite {broken}" in error for error in labels.error)
+
+
+def test_cpu_seconds_count_an_oracle_that_computes_in_a_child_process(monkeypatch):
+    """A frame's cpu_s includes its calculator's child processes (CP2K computes in one), which
+    the worker's own CPU clock does not see."""
+    from curate.labelling.worker import label_frames
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    spec = parse_spec("ase:calculators_for_tests.ChildProcessEMT", {"busy": 0.3})
+    (result,) = label_frames(spec, [(0, bulk("Cu", cubic=True))])
+    assert result.status is Status.OK
+    assert result.cpu_s >= 0.3
