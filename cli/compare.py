@@ -53,6 +53,9 @@ def command(
     patience: Annotated[int | None, typer.Option(help=describe("patience"))] = None,
     cutoff: Annotated[float | None, typer.Option(help=describe("cutoff"))] = None,
     min_band_gap: Annotated[float | None, typer.Option(help=describe("min_band_gap"))] = None,
+    combined: Annotated[
+        bool | None, typer.Option("--combined/--no-combined", help=describe("combined"))
+    ] = None,
     order: Annotated[str | None, typer.Option(help=describe("order"))] = None,
     diversity: Annotated[
         bool, typer.Option(help="Compute each scheme's diversity metrics beside its errors.")
@@ -91,6 +94,7 @@ def command(
         patience=patience,
         cutoff=cutoff,
         min_band_gap=min_band_gap,
+        combined=combined,
         order=order,
     )
     options = cluster_options(workers, locals())

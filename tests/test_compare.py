@@ -216,6 +216,46 @@ def test_no_model_is_scored_on_a_frame_it_was_fitted_on(schemes_store, reference
     assert n[("aimd", "random")] == n[("phonon", "random")] == 5  # a scheme's own split is whole
 
 
+def test_a_combined_set_draws_from_every_pool_and_is_tested_on_the_union(schemes_store):
+    """The paper's combined set: one more scheme whose first frames come from every scheme in
+    turn, whose own test split is the union, and which pays every scheme's fixed cost."""
+    from curate.compare.run import check_inputs
+    from curate.compare.scores import test_sets
+
+    settings = CompareSettings(sizes=(6, 30), seeds=1, combined=True, **FAST)
+    with Store.open(schemes_store) as store:
+        grid = plan(store, settings)
+        schemes = store.categorical("scheme")
+    own = ["aimd", "phonon", "random"]
+    assert grid.schemes == ["aimd", COMBINED, "phonon", "random"]
+    pool = grid.pools[COMBINED]
+    assert sorted(pool) == sorted(np.concatenate([grid.pools[s] for s in own]).tolist())
+    assert sorted(schemes[pool[:6]].tolist()) == sorted(own * 2)
+    assert np.array_equal(grid.tests[COMBINED], grid.test_union) and len(grid.test_union) == 15
+    assert grid.sizes(COMBINED, settings.sizes) == [6, 30] and grid.sizes("aimd", (6, 30)) == [6]
+    assert test_sets(grid, None) == [*own, COMBINED]
+    _, costs = check_inputs(schemes_store, settings)
+    combined = costs[COMBINED]
+    assert combined.frames == 72 and combined.fixed.calls == 103  # phonon's force constants
+    assert combined.at(0).calls == 103
+    spent = sum(c.total.calls for name, c in costs.items() if name != COMBINED)
+    assert combined.at(72).calls == pytest.approx(spent)
+    union = grid.test_union
+    outcome = {"tests": grid.values["energy_per_atom"][union].tolist(), "reference": None}
+    rows = cell_rows(
+        grid,
+        {Cell(COMBINED, "energy_per_atom", 6, 0): outcome | {"epochs": 1, "seconds": 0.0}},
+        costs,
+        None,
+    )
+    assert [(r["test_set"], r["n"], r["mae"]) for r in rows] == [
+        ("aimd", 5, 0.0),
+        ("phonon", 5, 0.0),
+        ("random", 5, 0.0),
+        (COMBINED, 15, 0.0),
+    ]
+
+
 def test_curve_area_and_size_to_goal():
     points = [
         {"size": 10, "mae_mean": 0.4, "cost_calls": 110},

@@ -91,6 +91,25 @@ class SchemeCost:
         }
 
 
+def combined_cost(name: str, costs: list[SchemeCost]) -> SchemeCost:
+    """What a set drawn from every scheme together cost: all their fixed parts, and their
+    per-frame parts shared out over all their usable frames."""
+    total = SchemeCost(name)
+    for cost in costs:
+        total.frames += cost.frames
+        total.failed_labels += cost.failed_labels
+        for mine, theirs in (
+            (total.fixed, cost.fixed),
+            (total.per_run, cost.per_run),
+            (total.labels, cost.labels),
+        ):
+            mine.add(theirs.calls, theirs.cpu_s)
+        for mine, theirs in ((total.components, cost.components), (total.other, cost.other)):
+            for key, spend in theirs.items():
+                mine[key].add(spend.calls, spend.cpu_s)
+    return total
+
+
 def _run_identity(component: str, index: int, seed: int | None, params: dict) -> tuple:
     """Frames sharing this identity share one payment of ``component``."""
     if component in FIXED:

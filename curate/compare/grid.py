@@ -68,7 +68,7 @@ class Plan:
 
     @property
     def test_union(self) -> np.ndarray:
-        return np.sort(np.concatenate(list(self.tests.values())))
+        return np.unique(np.concatenate(list(self.tests.values())))
 
     def sizes(self, scheme: str, sizes: tuple[int, ...]) -> list[int]:
         """The training sizes the scheme's pool can give."""
@@ -144,6 +144,8 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
         raise InputError(
             f"no frame of {store.path} has ok labels for {', '.join(settings.targets)}"
         )
+    if settings.combined:
+        add_combined(tests, pools, dropped, n_closed)
     short = {s: len(p) for s, p in pools.items() if len(p) < min(settings.sizes)}
     if short:
         have = ", ".join(f"{s} {n}" for s, n in sorted(short.items()))
@@ -163,6 +165,27 @@ def plan(store: Store, settings: CompareSettings) -> Plan:
         settings.val_fraction,
         shuffled=settings.order == "shuffled",
     )
+
+
+def add_combined(
+    tests: dict[str, np.ndarray],
+    pools: dict[str, np.ndarray],
+    dropped: dict[str, int],
+    closed: dict[str, int],
+) -> None:
+    """The combined set as one more scheme: every pool taken in turns (so that its first frames
+    come from every scheme in equal shares when pools keep their order), tested on the union of
+    the schemes' test splits."""
+    if COMBINED in tests:
+        raise InputError(f"a scheme is named '{COMBINED}': rename it to compare a combined set")
+    if len(tests) < 2:
+        raise InputError("a combined set needs at least two schemes")
+    longest = max(len(p) for p in pools.values())
+    turns = [p[k] for k in range(longest) for p in pools.values() if k < len(p)]
+    pools[COMBINED] = np.asarray(turns, dtype=np.int64)
+    tests[COMBINED] = np.unique(np.concatenate(list(tests.values())))
+    dropped[COMBINED] = sum(dropped.values())
+    closed[COMBINED] = sum(closed.values())
 
 
 def cell_key(

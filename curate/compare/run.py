@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from curate.compare.costs import SchemeCost, scheme_costs
+from curate.compare.costs import SchemeCost, combined_cost, scheme_costs
 from curate.compare.grid import COMBINED, REFERENCE, Progress, load_reference, plan, run_grid
 from curate.compare.report import (
     OWN,
@@ -46,7 +46,10 @@ def check_inputs(
     with Store.open(store) as opened:
         label_set = pick_label_set(opened, settings.label_set)
         plan(opened, settings)
-        return label_set, scheme_costs(opened, label_set)
+        costs = scheme_costs(opened, label_set)
+        if settings.combined:
+            costs[COMBINED] = combined_cost(COMBINED, list(costs.values()))
+        return label_set, costs
 
 
 def compare(

@@ -38,8 +38,10 @@ ones where the report has them)."""
 
 
 def test_sets(grid: Plan, reference: Reference | None) -> list[str]:
-    """Names of the test sets every model is scored on."""
-    return [*grid.schemes, COMBINED, *([REFERENCE] if reference is not None else [])]
+    """Names of the test sets every model is scored on (a combined training set's own split is
+    the union)."""
+    schemes = [s for s in grid.schemes if s != COMBINED]
+    return [*schemes, COMBINED, *([REFERENCE] if reference is not None else [])]
 
 
 def headline(reference: Reference | None) -> str:

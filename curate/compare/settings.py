@@ -83,6 +83,11 @@ class CompareSettings(Settings):
         "chosen: on the first frames of each scheme in store order (the order a selection "
         "chose them), tested on its last.",
     )
+    combined: bool = Field(
+        False,
+        description="Also train on every scheme's pool together (the paper's combined set), "
+        "scored like a scheme; its own test split is the union of theirs.",
+    )
     min_band_gap: float | None = Field(
         None,
         description="Leave out frames whose band gap (eV) is at most this, in every set "
