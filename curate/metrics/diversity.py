@@ -49,10 +49,12 @@ def diversity_report(
     the smallest group) over ``settings.repeats`` seeded draws. Energies come from
     ``label_set`` (default: the label set with energies and the most ok frames).
     """
+    import scipy.linalg  # noqa: F401  (its own OpenBLAS: loaded first, so that the limit holds it)
     from threadpoolctl import threadpool_limits
 
     # quests' numba loops call BLAS from their own threads: a threaded BLAS there
     # oversubscribes the cores (and OpenBLAS warns once per call when torch's OpenMP is loaded).
+    # The limit holds only the libraries loaded when it is set.
     with threadpool_limits(1, user_api="blas"):
         return _diversity_report(store, by, reference, size, label_set, settings, plot_dir)
 
