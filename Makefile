@@ -44,7 +44,9 @@ demo-mace: demo
 BANDGAP := runs/bandgap
 demo-bandgap: $(STAMP)
 	test -d $(BANDGAP) || { mkdir -p $(dir $(BANDGAP)) && \
-		tar xzf datasets/bandgap/campaign.tar.gz -C $(dir $(BANDGAP)); }
+		tar xzf datasets/bandgap/campaign.tar.gz -C $(dir $(BANDGAP)) && \
+		$(BIN)/python -m zipfile -e datasets/bandgap/sets.zip $(BANDGAP)/sets.zarr && \
+		$(BIN)/python -m zipfile -e datasets/bandgap/reference.zip $(BANDGAP)/reference.zarr; }
 	$(BIN)/curate run bandgap --out $(BANDGAP)
 	$(BIN)/curate compare $(BANDGAP)/sets.zarr --model paper-4 --hidden 64 --lr 1e-3 \
 		--batch-size 16 --reference $(BANDGAP)/reference.zarr --label-set cp2k \

@@ -289,6 +289,30 @@ def test_labels_of_the_same_frames_are_reused_from_a_zipped_store(cli, copper_st
     assert cli.json("label", other, *emt, *kwargs, "--reuse", shipped)["reused"] == 0
 
 
+def test_shipped_physics_failures_are_reused_as_failures_and_retried_on_request(
+    cli, copper_store, monkeypatch, tmp_path
+):
+    """A frame that failed (an SCF that never converged) fails again with the same input: its
+    shipped failure is taken, with its message, instead of paying for it twice."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    failing = ["--calculator", "ase:calculators_for_tests.FailingEMT", "--workers", "1"]
+    cli("label", copper_store, *failing)
+    shipped = tmp_path / "shipped.zarr.zip"
+    cli.json("export", copper_store, "--format", "zip", "--out", shipped)
+    paid = Store.open(shipped).labels("failingemt")
+    n_failed = int((paid.status == Status.FAILED_PHYSICS).sum())
+    fresh = tmp_path / "fresh.zarr"
+    with Store.create(fresh) as store:
+        source = Store.open(copper_store)
+        store.append(source.atoms(), source.provenance())
+    report = json.loads(cli("label", fresh, *failing, "--reuse", shipped, "--json").stdout)
+    assert (report["reused"], report["submitted"]) == (24, 0)
+    taken = Store.open(fresh).labels("failingemt")
+    assert np.array_equal(taken.status, paid.status) and list(taken.error) == list(paid.error)
+    retried = cli("label", fresh, *failing, "--reuse", shipped, "--retry-failed", "--json")
+    assert json.loads(retried.stdout)["submitted"] == n_failed > 0
+
+
 @pytest.mark.parametrize(
     ("broken", "infinite"), [("energy", False), ("forces", True), ("stress", False)]
 )

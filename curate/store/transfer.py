@@ -92,21 +92,27 @@ def write_subset(
 
 
 def reuse_labels(dest: Store, label_set: str, spec: str, sources: Sequence[Store]) -> int:
-    """Write into ``dest``'s ``label_set`` the ``ok`` results that any source holds, under a
-    label set made with the same calculator and settings (``spec``, canonical JSON), for frames
-    of the same content uid that ``dest`` has no ``ok`` label for yet (their cost and host kept
-    as they were paid). Returns how many frames were taken."""
+    """Write into ``dest``'s ``label_set`` the results that any source holds, under a label set
+    made with the same calculator and settings (``spec``, canonical JSON), for frames of the
+    same content uid (their cost and host kept as they were paid): ``ok`` labels for frames
+    with none yet, and physics failures (the same input fails the same way) for frames not
+    tried yet, which ``--retry-failed`` computes again. Returns how many frames were taken."""
     status = dest.labels(label_set).status
     wanted = {int(uid): i for i, uid in enumerate(dest.uids()) if status[i] != Status.OK}
+    matching = [
+        (source, name)
+        for source in sources
+        for name in source.label_sets()
+        if source.label_set_info(name).get("spec") == spec
+    ]
     results = []
-    for source in sources:
-        for name in source.label_sets():
-            if not wanted or source.label_set_info(name).get("spec") != spec:
-                continue
+    for kind in (Status.OK, Status.FAILED_PHYSICS):
+        for source, name in matching:
             labels, uids = source.labels(name), source.uids()
-            for j in np.flatnonzero(labels.status == Status.OK):
-                frame = wanted.pop(int(uids[j]), None)
-                if frame is not None:
+            for j in np.flatnonzero(labels.status == kind):
+                frame = wanted.get(int(uids[j]))
+                if frame is not None and (kind == Status.OK or status[frame] == Status.PENDING):
+                    del wanted[int(uids[j])]
                     results.append(result_of(labels, int(j), frame))
     dest.write_labels(label_set, results)
     return len(results)
