@@ -68,7 +68,7 @@ class Plan:
 
     @property
     def test_union(self) -> np.ndarray:
-        return np.unique(np.concatenate(list(self.tests.values())))
+        return union_of(self.tests)
 
     def sizes(self, scheme: str, sizes: tuple[int, ...]) -> list[int]:
         """The training sizes the scheme's pool can give."""
@@ -89,6 +89,11 @@ class Plan:
         """Content uids of the frames a cell's model was fitted on (training and validation)."""
         split = self.subset(cell, self.val_fraction)
         return self.uids[np.concatenate([split["train"], split["val"]])]
+
+
+def union_of(tests: dict[str, np.ndarray]) -> np.ndarray:
+    """Every frame of the test splits, once each, sorted."""
+    return np.unique(np.concatenate(list(tests.values())))
 
 
 def grid_targets(settings: CompareSettings) -> tuple[str, ...]:
@@ -183,7 +188,7 @@ def add_combined(
     longest = max(len(p) for p in pools.values())
     turns = [p[k] for k in range(longest) for p in pools.values() if k < len(p)]
     pools[COMBINED] = np.asarray(turns, dtype=np.int64)
-    tests[COMBINED] = np.unique(np.concatenate(list(tests.values())))
+    tests[COMBINED] = union_of(tests)
     dropped[COMBINED] = sum(dropped.values())
     closed[COMBINED] = sum(closed.values())
 

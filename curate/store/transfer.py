@@ -100,15 +100,14 @@ def reuse_labels(dest: Store, label_set: str, spec: str, sources: Sequence[Store
     status = dest.labels(label_set).status
     wanted = {int(uid): i for i, uid in enumerate(dest.uids()) if status[i] != Status.OK}
     matching = [
-        (source, name)
-        for source in sources
+        (source.labels(name), source.uids())
+        for source in (sources if wanted else ())
         for name in source.label_sets()
         if source.label_set_info(name).get("spec") == spec
     ]
     results = []
-    for kind in (Status.OK, Status.FAILED_PHYSICS):
-        for source, name in matching:
-            labels, uids = source.labels(name), source.uids()
+    for kind in (Status.OK, Status.FAILED_PHYSICS):  # a label anywhere beats a failure
+        for labels, uids in matching:
             for j in np.flatnonzero(labels.status == kind):
                 frame = wanted.get(int(uids[j]))
                 if frame is not None and (kind == Status.OK or status[frame] == Status.PENDING):
